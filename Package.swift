@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// internvl-swift: InternVL2 on CPUs, in one process or split across many.
+///
+/// Dependencies point one way, down this list:
+///   C system libraries and kernels -> Checkpoint, Tokenizer -> (Models, Cluster, ...) -> the `internvl` CLI.
+let package = Package(
+    name: "internvl-swift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "internvl", targets: ["internvl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    ],
+    targets: [
+        // C system libraries: module.modulemap + shim.h each, with their Debian providers.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CImageCodecs", pkgConfig: "libpng",
+            providers: [.apt(["libturbojpeg0-dev", "libpng-dev"])]),
+
+        // Swift layers.
+        .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs"]),
+        .target(
+            name: "Tokenizer",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .executableTarget(
+            name: "internvl",
+            dependencies: [
+                "SystemInfo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Tests.
+    ],
+    swiftLanguageModes: [.v5]
+)
