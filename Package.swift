@@ -23,8 +23,11 @@ let package = Package(
             name: "CImageCodecs", pkgConfig: "libpng",
             providers: [.apt(["libturbojpeg0-dev", "libpng-dev"])]),
 
+        // Hand-written SIMD kernels with run-time CPU dispatch (clang: AMX tile code needs it).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Swift layers.
-        .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs"]),
+        .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -1,5 +1,6 @@
 import CImageCodecs
 import COpenBLAS
+import CKernels
 import CZeroMQ
 
 /// Versions and build facts of the native libraries this binary links, for `internvl version --verbose`
@@ -35,5 +36,12 @@ public enum SystemInfo {
         guard let handle = tjInitDecompress() else { return false }
         tjDestroy(handle)
         return true
+    }
+}
+
+extension SystemInfo {
+    /// The kernel dispatch level in force (after any `INTERNVL_CPU` cap) and the machine's maximum.
+    public static var kernelLevel: (active: String, maximum: String) {
+        (String(cString: ck_level_name(ck_active_level())), String(cString: ck_level_name(ck_cpu_max_level())))
     }
 }

@@ -15,6 +15,8 @@ struct VersionCommand: ParsableCommand {
         print("zeromq \(SystemInfo.zeroMQVersion)")
         print("openblas core \(SystemInfo.openBLASCore) (\(SystemInfo.openBLASConfig))")
         print("libpng \(SystemInfo.pngVersion)")
+        let level = SystemInfo.kernelLevel
+        print("kernels \(level.active) (machine maximum \(level.maximum); cap with INTERNVL_CPU)")
         print("turbojpeg \(SystemInfo.turboJPEGAvailable ? "available" : "unavailable")")
     }
 }

@@ -1,0 +1,5 @@
+// Umbrella header of the CKernels target: hand-written SIMD kernels with run-time CPU dispatch.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include "ck_cpu.h"
+#endif
