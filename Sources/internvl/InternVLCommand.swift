@@ -13,8 +13,19 @@ struct InternVLCommand: ParsableCommand {
             Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.
             """,
         version: InternVLVersion.string,
-        subcommands: [VersionCommand.self, BenchCommand.self]
+        subcommands: [VersionCommand.self, InspectCommand.self, BenchCommand.self]
     )
+
+    /// Parses the command line with `INTERNVL_*` environment defaults (see `EnvironmentDefaults`) and runs.
+    static func main() {
+        let arguments = EnvironmentDefaults.expand(Array(CommandLine.arguments.dropFirst()), root: Self.self)
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            ErrorReporting.exit(with: error)
+        }
+    }
 }
 
 /// The release version of this build.
