@@ -43,6 +43,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
