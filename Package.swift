@@ -33,6 +33,10 @@ let package = Package(
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Transport", dependencies: ["CZeroMQ"]),
+        .target(
+            name: "Wire",
+            dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "internvl",
             dependencies: [
@@ -43,6 +47,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -18,6 +18,6 @@ gen() { # gen OUT_DIR PROTO_ROOT PROTO...
 }
 gen Sources/Tokenizer/Generated Protocols/sentencepiece Protocols/sentencepiece/sentencepiece_model.proto
 if compgen -G "Protocols/internvl/v1/*.proto" > /dev/null; then
-  gen Sources/Wire/Generated Protocols Protocols/internvl/v1/*.proto
+  gen Sources/Wire/Generated Protocols/internvl/v1 Protocols/internvl/v1/*.proto
 fi
 echo "generate-protos: done"
