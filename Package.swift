@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C system libraries: module.modulemap + shim.h each, with their Debian providers.
@@ -37,10 +38,11 @@ let package = Package(
         .target(
             name: "Wire",
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "Yams"]),
         .executableTarget(
             name: "internvl",
             dependencies: [
-                "SystemInfo", "Checkpoint",
+                "SystemInfo", "Checkpoint", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -48,6 +50,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

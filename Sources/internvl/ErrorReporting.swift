@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Cluster
 import Foundation
 
 /// How the CLI reports a failure: one line on stderr and an exit code (2 for bad input, 1 for runtime failures).
@@ -7,7 +8,7 @@ enum ErrorReporting {
     /// Whether `error` is about the user's input (a file, a flag value, a limit) rather than a runtime failure.
     static func isInputError(_ error: Error) -> Bool {
         switch error {
-        case is CheckpointError, is InputError: return true
+        case is CheckpointError, is ClusterConfigurationError, is InputError: return true
         default: return false
         }
     }

@@ -44,9 +44,6 @@ struct CheckpointReport {
         }
     }
 
-    /// Weight storage formats and their bytes per 32 values of a quantizable matrix.
-    static let formats: [(name: String, bytesPer32: Int)] = [("f32", 128), ("bf16", 64), ("q8_0", 34), ("q4_0", 18)]
-
     let config: InternVLConfiguration
     var parameters: [Part: Int] = [:]
     var other = 0
@@ -64,9 +61,8 @@ struct CheckpointReport {
                 other += count
             }
             dtypes[info.dtypeName, default: 0] += count
-            let isMatrix = info.shape.count == 2 && info.shape[1] % 32 == 0
-            for format in Self.formats {
-                bytesPerFormat[format.name, default: 0] += isMatrix ? count / 32 * format.bytesPer32 : count * 4
+            for format in StorageEstimate.formats {
+                bytesPerFormat[format, default: 0] += StorageEstimate.bytes(of: info, format: format)
             }
         }
     }
@@ -96,8 +92,8 @@ struct CheckpointReport {
         lines.append("dtypes      " + dtypes.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.grouped($0.value))" }.joined(separator: ", "))
         lines.append("")
         lines.append("weights in memory by format (matrices in the format, vectors in f32)")
-        for format in Self.formats {
-            lines.append("  \(format.name.padding(toLength: 6, withPad: " ", startingAt: 0))\(Self.bytes(bytesPerFormat[format.name] ?? 0))")
+        for format in StorageEstimate.formats {
+            lines.append("  \(format.padding(toLength: 6, withPad: " ", startingAt: 0))\(Self.bytes(bytesPerFormat[format] ?? 0))")
         }
         lines.append("kv cache    \(Self.bytes(kvBytesPerToken)) per token of context (f32), \(Self.bytes(kvBytesPerToken * 8192)) for 8192 tokens")
         return lines.joined(separator: "\n")

@@ -13,7 +13,7 @@ struct InternVLCommand: ParsableCommand {
             Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.
             """,
         version: InternVLVersion.string,
-        subcommands: [VersionCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [VersionCommand.self, InspectCommand.self, ClusterCommand.self, BenchCommand.self]
     )
 
     /// Parses the command line with `INTERNVL_*` environment defaults (see `EnvironmentDefaults`) and runs.
