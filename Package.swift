@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "Wire",
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "Yams"]),
+        .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
         .executableTarget(
             name: "internvl",
             dependencies: [
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "Transport", "Wire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

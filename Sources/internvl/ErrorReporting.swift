@@ -9,6 +9,7 @@ enum ErrorReporting {
     static func isInputError(_ error: Error) -> Bool {
         switch error {
         case is CheckpointError, is ClusterConfigurationError, is InputError: return true
+        case let error as ClusterRuntimeError: return error.kind != .timeout
         default: return false
         }
     }

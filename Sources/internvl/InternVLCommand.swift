@@ -13,15 +13,22 @@ struct InternVLCommand: ParsableCommand {
             Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.
             """,
         version: InternVLVersion.string,
-        subcommands: [VersionCommand.self, InspectCommand.self, ClusterCommand.self, BenchCommand.self]
+        subcommands: [
+            VersionCommand.self, InspectCommand.self, CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self,
+            BenchCommand.self,
+        ]
     )
 
     /// Parses the command line with `INTERNVL_*` environment defaults (see `EnvironmentDefaults`) and runs.
-    static func main() {
+    static func main() async {
         let arguments = EnvironmentDefaults.expand(Array(CommandLine.arguments.dropFirst()), root: Self.self)
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             ErrorReporting.exit(with: error)
         }

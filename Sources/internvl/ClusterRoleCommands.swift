@@ -1,0 +1,113 @@
+import ArgumentParser
+import Checkpoint
+import Cluster
+import Foundation
+import SystemInfo
+
+/// The model, plan and fingerprint a cluster role starts from.
+struct ClusterSetup {
+    let configuration: ClusterConfiguration
+    let model: InternVLConfiguration
+    let plan: ClusterPlan
+    let fingerprint: String
+
+    init(_ options: ClusterFileOptions) throws {
+        configuration = try options.load()
+        let modelURL = URL(fileURLWithPath: configuration.model.path, isDirectory: true)
+        model = try InternVLConfiguration(directory: modelURL)
+        let store = try CheckpointStore(directory: modelURL)
+        plan = try ClusterPlan(configuration: configuration, model: model, store: store, file: options.cluster)
+        fingerprint = try ModelFingerprint.compute(directory: modelURL)
+    }
+}
+
+/// Writes a timestamped log line to stderr.
+func logLine(_ role: String, _ text: String) {
+    let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withTime, .withColonSeparatorInTime])
+    FileHandle.standardError.write(Data("[\(stamp)] \(role): \(text)\n".utf8))
+}
+
+/// `internvl coordinator -c cluster.yaml`: admits the workers of the file and tracks them.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator of a cluster: admit workers, schedule requests.",
+        discussion: """
+            Binds coordinator.control of the cluster file and admits each worker listed there whose protocol version,
+            role, layer range and model fingerprint match. Prints "cluster ready" on stdout once every worker has
+            registered. Stop it with Ctrl-C.
+            """)
+
+    @OptionGroup var options: ClusterFileOptions
+
+    func run() async throws {
+        let setup = try ClusterSetup(options)
+        let control = try CoordinatorControl(configuration: setup.configuration, plan: setup.plan,
+                                             fingerprint: setup.fingerprint)
+        logLine("coordinator", "listening on \(control.endpoint) for \(setup.configuration.workers.count) workers, model \(setup.fingerprint.prefix(12))")
+        let server = Task { await control.run() }
+        var announced = false
+        for await event in control.events {
+            switch event {
+            case .registered(let worker):
+                logLine("coordinator", "worker \(worker) registered")
+                if !announced && control.isComplete {
+                    announced = true
+                    print("cluster ready: \(setup.configuration.workers.count) workers")
+                    fflush(stdout)
+                }
+            case .refused(let worker, let reason):
+                logLine("coordinator", "refused \(worker): \(reason)")
+            case .heartbeat:
+                break
+            }
+        }
+        await server.value
+    }
+}
+
+/// `internvl worker -c cluster.yaml --name NAME`: one vision worker or LLM stage.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one worker of a cluster (vision, or an LLM stage), as named in cluster.yaml.",
+        discussion: """
+            Registers with the coordinator (coordinator.control) announcing its role, layer range and the model
+            fingerprint; a mismatch is refused with the reason and exit code 2. Then heartbeats until stopped.
+            """)
+
+    @OptionGroup var options: ClusterFileOptions
+
+    @Option(help: ArgumentHelp("This worker's name in cluster.yaml.", valueName: "name"))
+    var name: String
+
+    @Option(help: "Seconds to wait for the coordinator to answer the registration.")
+    var registerTimeout: Int = 60
+
+    func run() async throws {
+        let setup = try ClusterSetup(options)
+        guard let index = setup.configuration.workers.firstIndex(where: { $0.name == name }) else {
+            throw ClusterConfigurationError(
+                file: options.cluster, field: "workers",
+                "has no worker named '\(name)'; names: \(setup.configuration.workers.map(\.name).joined(separator: ", "))")
+        }
+        let worker = setup.configuration.workers[index]
+        let placement = setup.plan.placements[index]
+        let endpoint = worker.port.map { "tcp://\(worker.host ?? ClusterConfiguration.Defaults.host):\($0)" } ?? ""
+        let identity = WorkerIdentity(
+            name: name, role: placement.role, layers: placement.layers, modelFingerprint: setup.fingerprint,
+            activationEndpoint: endpoint, threads: placement.threads, kvCacheBytes: placement.kvBudgetBytes,
+            kernelLevel: SystemInfo.kernelLevel.active)
+        let link = try WorkerControlLink(identity: identity, coordinatorEndpoint: setup.configuration.coordinator.control)
+        defer { link.close() }
+        let reply = try await link.register(timeout: .seconds(registerTimeout))
+        let next = reply.nextStageEndpoint.isEmpty ? "" : ", next stage \(reply.nextStageEndpoint)"
+        logLine(name, "registered as \(placement.role.rawValue)\(placement.role == .llm ? " layers \(placement.layers.lowerBound)..<\(placement.layers.upperBound)" : "")\(next)")
+        print("worker \(name) registered")
+        fflush(stdout)
+        while !Task.isCancelled {
+            try link.heartbeat()
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+}
