@@ -39,10 +39,11 @@ let package = Package(
             name: "Wire",
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
+        .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
         .executableTarget(
             name: "internvl",
             dependencies: [
-                "SystemInfo", "Checkpoint", "Cluster",
+                "SystemInfo", "Checkpoint", "Cluster", "ModelFactory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "Transport", "Wire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
