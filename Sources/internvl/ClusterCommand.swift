@@ -7,8 +7,8 @@ import Foundation
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Check a cluster.yaml and print its plan.",
-        subcommands: [ClusterCheckCommand.self])
+        abstract: "Check a cluster.yaml and print its plan, or start its local processes.",
+        subcommands: [ClusterCheckCommand.self, ClusterUpCommand.self])
 }
 
 /// `-c/--cluster FILE` and `-m/--model-dir DIR` (overrides model.path of the file).

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `internvl cluster up`: real child processes, a real crash, a real restart.
+@Suite(.serialized) struct ClusterUpTests {
+    /// PIDs of processes whose command line contains every one of `words`.
+    func pids(matching words: [String]) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let command = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return words.allSatisfy(command.contains) ? pid : nil
+        }
+    }
+
+    @Test func startsSupervisesAndStopsEveryLocalProcess() throws {
+        let ports = FreePorts.take(4)
+        let file = try Fixtures.temporaryDirectory().appendingPathComponent("cluster.yaml")
+        try """
+            model: { path: \(Fixtures.tinyModel.path) }
+            coordinator: { control: "tcp://127.0.0.1:\(ports[0])", clients: "tcp://127.0.0.1:\(ports[1])" }
+            workers:
+              - { name: vit-a, role: vision }
+              - { name: llm-a, role: llm, kv_cache_mb: 64, port: \(ports[2]) }
+              - { name: llm-b, role: llm, kv_cache_mb: 64, port: \(ports[3]) }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let up = try BackgroundProcess(["cluster", "up", "-c", file.path])
+        defer { up.stop() }
+        #expect(up.waitFor("cluster up: 4 local processes"), "\(up.text)")
+
+        // Crash one worker: the supervisor restarts it and it registers again.
+        let victims = pids(matching: ["worker", file.path, "--name llm-a"])
+        #expect(victims.count == 1)
+        for pid in victims { kill(pid, SIGKILL) }
+        #expect(up.waitFor("llm-a exited with status 9; restarting"), "\(up.text)")
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && up.text.components(separatedBy: "worker llm-a registered").count < 3 {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        // Each registration appears twice: the coordinator's log line and the worker's own.
+        #expect(up.text.components(separatedBy: "worker llm-a registered").count >= 3, "\(up.text)")
+
+        // SIGTERM stops everything.
+        up.stop()
+        #expect(up.waitForExit(timeout: 15) != nil)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(pids(matching: [file.path]).isEmpty, "no process of the cluster is left")
+    }
+}
