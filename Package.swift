@@ -35,10 +35,12 @@ let package = Package(
             name: "internvl",
             dependencies: [
                 "SystemInfo",
+                "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Tests.
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
     ],
     swiftLanguageModes: [.v5]
 )
