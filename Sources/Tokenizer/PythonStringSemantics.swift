@@ -74,4 +74,38 @@ public enum PythonStringSemantics {
         }
         return output
     }
+
+    /// The byte offset of the first occurrence of `pattern` in `text` (Python `str.find`, on code points; UTF-8
+    /// byte matching is equivalent because UTF-8 is self-synchronizing). Unlike `String.range(of:)`, this
+    /// never applies Unicode equivalence or grapheme boundaries.
+    public static func firstByteOffset(of pattern: String, in text: String) -> Int? {
+        let haystack = Array(text.utf8), needle = Array(pattern.utf8)
+        guard !needle.isEmpty else { return 0 }
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start }
+        }
+        return nil
+    }
+
+    /// Python `text.find(pattern) >= 0`, exact on code points.
+    public static func contains(_ pattern: String, in text: String) -> Bool {
+        firstByteOffset(of: pattern, in: text) != nil
+    }
+
+    /// Python `text.replace(pattern, replacement, 1)`.
+    public static func replaceFirst(_ pattern: String, with replacement: String, in text: String) -> String {
+        guard let offset = firstByteOffset(of: pattern, in: text) else { return text }
+        let bytes = Array(text.utf8)
+        var result = Array(bytes[..<offset])
+        result.append(contentsOf: replacement.utf8)
+        result.append(contentsOf: bytes[(offset + pattern.utf8.count)...])
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Python `text.split(separator)[0]`: the text before the first occurrence of `separator`.
+    public static func prefix(before separator: String, in text: String) -> String {
+        guard let offset = firstByteOffset(of: separator, in: text) else { return text }
+        return String(decoding: Array(text.utf8)[..<offset], as: UTF8.self)
+    }
 }
