@@ -13,7 +13,7 @@ struct InternVLCommand: ParsableCommand {
             Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.
             """,
         version: InternVLVersion.string,
-        subcommands: [VersionCommand.self, BenchCommand.self]
+        subcommands: [VersionCommand.self, BenchCommand.self, TokenizeCommand.self]
     )
 }
 
