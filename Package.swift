@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "internvl",
             dependencies: [
-                "SystemInfo", "Checkpoint", "Cluster", "ModelFactory",
+                "SystemInfo", "Checkpoint", "Tokenizer", "Cluster", "ModelFactory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
         .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "Transport", "Wire", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
     ],
     swiftLanguageModes: [.v5]
 )
