@@ -33,6 +33,7 @@ let package = Package(
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"]),
         .executableTarget(
             name: "internvl",
             dependencies: [
@@ -43,6 +44,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
