@@ -21,7 +21,7 @@ enum CheckpointNames {
         static let prefix = "language_model."
         static let tokenEmbeddings = prefix + "model.tok_embeddings.weight"
         static let finalNorm = prefix + "model.norm.weight"
-        static let output = prefix + "output.weight"
+        static let output = prefix + "output"
         static func layer(_ n: Int) -> String { prefix + "model.layers.\(n)." }
     }
 }
