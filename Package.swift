@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"]),
+        .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "internvl",
             dependencies: [
