@@ -193,6 +193,11 @@ public final class InternViT {
 
     /// The position table for a gridRows x gridCols input: cls entry as stored, the S x S patch entries always
     /// passed through the bicubic resize (an identity at S x S up to rounding). [1 + rows*cols, D].
+    /// The position table used for a gridRows x gridCols input, [1 + rows*cols, D] (cls entry first).
+    public func resizedPositionTable(gridRows: Int, gridCols: Int) -> [Float] {
+        resizedPositionEmbedding(gridRows: gridRows, gridCols: gridCols).array
+    }
+
     func resizedPositionEmbedding(gridRows: Int, gridCols: Int) -> FloatBuffer {
         let d = configuration.hiddenSize
         let side = configuration.patchesPerSide
