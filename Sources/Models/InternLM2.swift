@@ -142,6 +142,11 @@ public final class DecoderStage {
         return x
     }
 
+    /// `forward(embed(tokenIDs), cache:)`: the first stage's entry point for token ids.
+    public func forward(tokenIDs: [Int], cache: KVCache) throws -> [Float] {
+        try forward(embed(tokenIDs), cache: cache)
+    }
+
     /// Final RMSNorm of `hiddenStates` [n, H] (the last stage only).
     public func normalize(_ hiddenStates: [Float]) throws -> [Float] {
         guard let finalNorm else { throw ModelError.stageLacks(part: "final norm", layers: layers) }

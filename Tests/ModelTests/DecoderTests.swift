@@ -24,6 +24,8 @@ struct DecoderTests {
         let secondCache = second.makeCache(capacity: ids.count + 2)
         var inputs = try whole.embed(ids)
         #expect(try first.embed(ids) == inputs)
+        #expect(try first.forward(tokenIDs: ids, cache: first.makeCache(capacity: ids.count))
+                == first.forward(inputs, cache: first.makeCache(capacity: ids.count)))
         for step in 0..<3 {
             let together = try whole.forward(inputs, cache: wholeCache)
             let split = try second.forward(first.forward(inputs, cache: firstCache), cache: secondCache)
