@@ -1,17 +1,13 @@
 import Checkpoint
 
-/// The normalisation of an InternViT block: LayerNorm with bias (InternViT-300M) or RMSNorm without (InternViT-6B).
+/// The LayerNorm (with bias) of an InternViT block.
 struct VisionNorm {
     let weight: FloatBuffer
-    let bias: FloatBuffer?
+    let bias: FloatBuffer
     let epsilon: Float
 
     func apply(_ x: UnsafePointer<Float>, rows: Int, width: Int, _ out: UnsafeMutablePointer<Float>) {
-        if let bias {
-            layerNorm(x, rows: rows, width: width, weight: weight.pointer, bias: bias.pointer, epsilon: epsilon, out)
-        } else {
-            rmsNorm(x, rows: rows, width: width, weight: weight.pointer, epsilon: epsilon, out)
-        }
+        layerNorm(x, rows: rows, width: width, weight: weight.pointer, bias: bias.pointer, epsilon: epsilon, out)
     }
 }
 
@@ -19,8 +15,6 @@ struct VisionNorm {
 struct VisionLayer {
     let norm1: VisionNorm
     let qkv: LinearWeight          // [3D, D]: rows [q(all heads) | k | v]
-    let queryNorm: FloatBuffer?    // [D] when qk_normalization
-    let keyNorm: FloatBuffer?      // [D]
     let proj: LinearWeight         // [D, D]
     let layerScale1: FloatBuffer   // ls1 [D]
     let norm2: VisionNorm
@@ -61,7 +55,8 @@ public struct VisionOutput {
     public let hiddenStates: [[Float]]?
 }
 
-/// InternViT (InternViT-300M-448px and the 6B variants): patch embedding as im2col + Linear, class token,
+/// InternViT-300M-448px (LayerNorm, no q/k norm; the InternViT-6B variant with RMSNorm and qk_normalization is
+/// refused at load, not implemented yet): patch embedding as im2col + Linear, class token,
 /// position embedding bicubic-resized to the input's patch grid, pre-norm blocks with layer scale. No final norm.
 public final class InternViT {
     /// The vision configuration the weights were loaded for.
@@ -73,6 +68,12 @@ public final class InternViT {
 
     /// Loads the `vision_model.*` tensors from `store`.
     public init(store: CheckpointStore, configuration: VisionConfiguration) throws {
+        guard configuration.norm == .layerNorm else {
+            throw ModelError.unsupported(field: "vision_config.norm_type", value: "'\(configuration.norm.rawValue)' (only 'layer_norm', InternViT-300M)")
+        }
+        guard !configuration.qkNormalization else {
+            throw ModelError.unsupported(field: "vision_config.qk_normalization", value: "true (InternViT-6B)")
+        }
         self.configuration = configuration
         let load = WeightLoader(store: store)
         let d = configuration.hiddenSize
@@ -87,10 +88,8 @@ public final class InternViT {
         classEmbedding = try load.buffer(names.classEmbedding, shape: [1, 1, d])
         positionEmbedding = try load.buffer(names.positionEmbedding, shape: [1, 1 + side * side, d])
         let epsilon = Float(configuration.layerNormEpsilon)
-        let hasNormBias = configuration.norm == .layerNorm
         func norm(_ name: String) throws -> VisionNorm {
-            VisionNorm(weight: try load.buffer(name + ".weight", shape: [d]),
-                       bias: hasNormBias ? try load.buffer(name + ".bias", shape: [d]) : nil,
+            VisionNorm(weight: try load.buffer(name + ".weight", shape: [d]), bias: try load.buffer(name + ".bias", shape: [d]),
                        epsilon: epsilon)
         }
         let i = configuration.intermediateSize
@@ -99,8 +98,6 @@ public final class InternViT {
             return VisionLayer(
                 norm1: try norm(prefix + "norm1"),
                 qkv: try load.linear(prefix + "attn.qkv", outFeatures: 3 * d, inFeatures: d, bias: configuration.qkvBias),
-                queryNorm: configuration.qkNormalization ? try load.buffer(prefix + "attn.q_norm.weight", shape: [d]) : nil,
-                keyNorm: configuration.qkNormalization ? try load.buffer(prefix + "attn.k_norm.weight", shape: [d]) : nil,
                 proj: try load.linear(prefix + "attn.proj", outFeatures: d, inFeatures: d, bias: true),
                 layerScale1: try load.buffer(prefix + "ls1", shape: [d]),
                 norm2: try norm(prefix + "norm2"),
@@ -219,11 +216,6 @@ public final class InternViT {
             (s.q.pointer + row * d).update(from: packed, count: d)
             (s.k.pointer + row * d).update(from: packed + d, count: d)
             (s.v.pointer + row * d).update(from: packed + 2 * d, count: d)
-        }
-        let epsilon = Float(configuration.layerNormEpsilon)
-        if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-            rmsNorm(s.q.pointer, rows: n, width: d, weight: queryNorm.pointer, epsilon: epsilon, s.q.pointer)
-            rmsNorm(s.k.pointer, rows: n, width: d, weight: keyNorm.pointer, epsilon: epsilon, s.k.pointer)
         }
         let heads = configuration.headCount
         let layout = AttentionLayout(heads: heads, kvHeads: heads, headDim: configuration.headDim, queryStride: d, keyStride: d)

@@ -74,3 +74,35 @@ struct CheckpointGeneratorTests {
                 == single.prefill(tokenIDs: ids, cache: single.makeCache(capacity: 5)))
     }
 }
+
+@Suite("unsupported configurations")
+struct UnsupportedConfigurationTests {
+    @Test("an InternViT-6B vision config (rms_norm, qk_normalization) is refused naming the field")
+    func visionSixB() throws {
+        var configuration = try CheckpointStoreLoader.configuration()
+        configuration.vision.norm = .rmsNorm
+        #expect(throws: ModelError.unsupported(field: "vision_config.norm_type", value: "'rms_norm' (only 'layer_norm', InternViT-300M)")) {
+            _ = try InternViT(store: CheckpointStoreLoader.store(), configuration: configuration.vision)
+        }
+        configuration.vision.norm = .layerNorm
+        configuration.vision.qkNormalization = true
+        #expect(throws: ModelError.unsupported(field: "vision_config.qk_normalization", value: "true (InternViT-6B)")) {
+            _ = try InternViT(store: CheckpointStoreLoader.store(), configuration: configuration.vision)
+        }
+    }
+}
+
+extension UnsupportedConfigurationTests {
+    @Test("pixel shuffle v1 and linear RoPE scaling are refused naming the field")
+    func projectorAndRope() throws {
+        var configuration = try CheckpointStoreLoader.configuration()
+        configuration.pixelShuffleVersion = "v1"
+        #expect(throws: ModelError.unsupported(field: "ps_version", value: "'v1' (only 'v2')")) {
+            _ = try Projector(store: CheckpointStoreLoader.store(), configuration: configuration)
+        }
+        configuration.llm.ropeScaling = .linear(factor: 2)
+        #expect(throws: ModelError.unsupported(field: "llm_config.rope_scaling", value: "{type: linear, factor: 2.0}")) {
+            _ = try RotaryEmbedding(configuration: configuration.llm)
+        }
+    }
+}
