@@ -5,7 +5,8 @@ import Foundation
 ///
 /// It turns pixel values into image embeddings, embeds a prompt with the image embeddings spliced in at the
 /// `<IMG_CONTEXT>` positions, and runs prefill and decode steps over a per-sequence KV cache. It knows nothing of
-/// the tokenizer: callers pass token ids and the id of `<IMG_CONTEXT>`.
+/// the tokenizer: callers pass token ids and the id of `<IMG_CONTEXT>`. One call at a time per model instance
+/// (the decoder reuses its scratch buffers); run several sequences by giving each its own `KVCache`.
 public final class InternVLModel {
     /// The configuration the model was loaded with.
     public let configuration: InternVLConfiguration
