@@ -40,6 +40,7 @@ let package = Package(
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
+        .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "internvl",
             dependencies: [
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -15,10 +15,12 @@ public enum Fixtures {
     /// The tiny model directory (config.json, model.safetensors, tokenizer files).
     public static let tinyModel: URL = tiny.appendingPathComponent("model")
 
-    /// The decoded `manifest.json` of the tiny set.
+    /// The decoded `manifest.json` of the tiny set. Python wrote bare `NaN` values (the float64 noise-floor entries
+    /// of the batch case), which JSONSerialization rejects, so they are read as null.
     public static func manifest() throws -> [String: Any] {
         let data = try Data(contentsOf: tiny.appendingPathComponent("manifest.json"))
-        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: ": NaN", with: ": null")
+        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
     }
 
     /// A new empty temporary directory (removed by the caller or left to the OS).
