@@ -5,8 +5,9 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-static void rope_head_scalar(float *x, const float *c, const float *s, ptrdiff_t half) {
-    for (ptrdiff_t i = 0; i < half; i++) {
+/// Rotates pairs (i, i + half) for i in [from, half).
+static void rope_head_scalar(float *x, const float *c, const float *s, ptrdiff_t from, ptrdiff_t half) {
+    for (ptrdiff_t i = from; i < half; i++) {
         float a = x[i], b = x[i + half];
         float ac = a * c[i], bs = b * s[i], bc = b * c[i], as = a * s[i];
         x[i] = ac - bs;
@@ -23,7 +24,7 @@ CK_TARGET_AVX2 static void rope_head_avx2(float *x, const float *c, const float 
         _mm256_storeu_ps(x + i, _mm256_sub_ps(_mm256_mul_ps(a, cv), _mm256_mul_ps(b, sv)));
         _mm256_storeu_ps(x + i + half, _mm256_add_ps(_mm256_mul_ps(b, cv), _mm256_mul_ps(a, sv)));
     }
-    if (i < half) rope_head_scalar(x + i, c + i, s + i, half - i);
+    rope_head_scalar(x, c, s, i, half);
 }
 
 CK_TARGET_AVX512 static void rope_head_avx512(float *x, const float *c, const float *s, ptrdiff_t half) {
@@ -51,7 +52,7 @@ void ck_rope_f32(float *x, ptrdiff_t row_stride, ptrdiff_t n_heads, ptrdiff_t he
             if (level >= CK_LEVEL_AVX2) { rope_head_avx2(xh, c, s, half); continue; }
 #endif
             (void)level;
-            rope_head_scalar(xh, c, s, half);
+            rope_head_scalar(xh, c, s, 0, half);
         }
     }
 }

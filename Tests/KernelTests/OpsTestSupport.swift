@@ -55,6 +55,7 @@ func worstRatio(_ got: [Float], _ ref: [Double], atol: Double, rtol: Double) -> 
     var worst = 0.0
     for i in 0..<got.count {
         let err = abs(Double(got[i]) - ref[i])
+        if err == 0 { continue }
         let ratio = err / (atol + rtol * abs(ref[i]))
         if !(ratio <= worst) { worst = ratio.isNaN ? .infinity : ratio }
     }
@@ -62,3 +63,9 @@ func worstRatio(_ got: [Float], _ ref: [Double], atol: Double, rtol: Double) -> 
 }
 
 func maxAbs(_ values: [Double]) -> Double { values.reduce(0) { max($0, abs($1)) } }
+
+/// How many positions differ bit for bit (NaN never equals), for exactness checks that should not print arrays.
+func mismatches(_ a: [Float], _ b: [Float]) -> Int {
+    precondition(a.count == b.count)
+    return zip(a, b).reduce(0) { $0 + ($1.0.bitPattern == $1.1.bitPattern ? 0 : 1) }
+}
