@@ -1,8 +1,10 @@
 // Tiled attention with an online softmax (flash-attention style) and grouped-query heads.
 //
-// The driver groups (query row, head) pairs that share one kv head into a row block, transposes each key tile
-// once into [D][16] so 16 scores come out of D broadcast-multiply-adds, and hands every row of the block to a
-// per-level routine that updates its running max m, running sum l and unnormalised output acc.
+// The driver gathers (query row, head) pairs into a row block, walks the visible keys in tiles of 16, and for
+// every kv head of the block transposes the tile once into [D][16], so 16 scores come out of D
+// broadcast-multiply-adds without horizontal sums. Rows sharing that kv head are then updated four at a time
+// (running max m, running sum l, unnormalised output acc) by a per-level routine; four rows share every key
+// and value load.
 #include "ck_ops_attention.h"
 #include "ck_cpu.h"
 #include "ck_ops_vecmath.h"
@@ -12,169 +14,200 @@
 
 #define KT CK_ATTENTION_KEY_TILE
 #define RB CK_ATTENTION_ROW_BLOCK
+#define QR 4  // rows updated together
 
-/// One key tile, as every row of a block sees it.
+/// One key tile of one kv head, as every row using that head sees it.
 typedef struct {
-    const float *kt;       // [D][KT] transposed keys, zero beyond nk
+    const float *kt;       // [D][KT] transposed keys, zero beyond the tile's key count
     const float *v;        // value row of the tile's first key, for this kv head
     ptrdiff_t v_stride;
     ptrdiff_t head_dim;
     float scale;
 } key_tile;
 
-typedef void (*row_update_fn)(const key_tile *tile, const float *q, ptrdiff_t limit, float *acc, float *m, float *l);
+/// Four rows against one tile. limit[r] = keys of the tile row r sees (0 ... 16); a row with limit 0 is left as is.
+typedef struct {
+    const float *q[QR];
+    float *acc[QR];
+    float *m[QR];
+    float *l[QR];
+    ptrdiff_t limit[QR];
+} row_quad;
+
+typedef void (*quad_update_fn)(const key_tile *tile, const row_quad *rows);
+
+/// Running-max bookkeeping shared by every level: the new max and the factor that rescales the old state.
+static inline float rescale_factor(float m_old, float tile_max, float *m_new) {
+    *m_new = m_old > tile_max ? m_old : tile_max;
+    return m_old == -INFINITY ? 0.0f : expf(m_old - *m_new);
+}
 
 // ------------------------------------------------------------------------------------------------ scalar
-static void row_update_scalar(const key_tile *tile, const float *q, ptrdiff_t limit, float *acc, float *m, float *l) {
-    ptrdiff_t d_count = tile->head_dim;
-    float s[KT];
-    float tile_max = -INFINITY;
-    for (ptrdiff_t j = 0; j < limit; j++) {
-        float dot = 0.0f;
-        for (ptrdiff_t d = 0; d < d_count; d++) dot += q[d] * tile->kt[d * KT + j];
-        s[j] = dot * tile->scale;
-        tile_max = s[j] > tile_max ? s[j] : tile_max;
-    }
-    float m_new = *m > tile_max ? *m : tile_max;
-    float corr = expf(*m - m_new);
-    float sum = 0.0f;
-    for (ptrdiff_t j = 0; j < limit; j++) {
-        s[j] = expf(s[j] - m_new);
-        sum += s[j];
-    }
-    *l = *l * corr + sum;
-    *m = m_new;
-    for (ptrdiff_t d = 0; d < d_count; d++) {
-        float a = acc[d] * corr;
-        for (ptrdiff_t j = 0; j < limit; j++) a += s[j] * tile->v[j * tile->v_stride + d];
-        acc[d] = a;
+static void quad_update_scalar(const key_tile *tile, const row_quad *rows) {
+    ptrdiff_t dn = tile->head_dim;
+    for (int r = 0; r < QR; r++) {
+        ptrdiff_t limit = rows->limit[r];
+        if (limit <= 0) continue;
+        const float *q = rows->q[r];
+        float *acc = rows->acc[r];
+        float s[KT];
+        float tile_max = -INFINITY;
+        for (ptrdiff_t j = 0; j < limit; j++) {
+            float dot = 0.0f;
+            for (ptrdiff_t d = 0; d < dn; d++) dot += q[d] * tile->kt[d * KT + j];
+            s[j] = dot * tile->scale;
+            tile_max = s[j] > tile_max ? s[j] : tile_max;
+        }
+        float m_new;
+        float corr = rescale_factor(*rows->m[r], tile_max, &m_new);
+        float sum = 0.0f;
+        for (ptrdiff_t j = 0; j < limit; j++) {
+            s[j] = expf(s[j] - m_new);
+            sum += s[j];
+        }
+        *rows->l[r] = *rows->l[r] * corr + sum;
+        *rows->m[r] = m_new;
+        for (ptrdiff_t d = 0; d < dn; d++) {
+            float a = acc[d] * corr;
+            for (ptrdiff_t j = 0; j < limit; j++) a += s[j] * tile->v[j * tile->v_stride + d];
+            acc[d] = a;
+        }
     }
 }
 
 #ifdef CK_OPS_X86
 // -------------------------------------------------------------------------------------------------- AVX2
-CK_TARGET_AVX2 static void row_update_avx2(const key_tile *tile, const float *q, ptrdiff_t limit, float *acc,
-                                           float *m, float *l) {
+CK_TARGET_AVX2 static void quad_update_avx2(const key_tile *tile, const row_quad *rows) {
     ptrdiff_t dn = tile->head_dim;
     const float *kt = tile->kt;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    ptrdiff_t d = 0;
-    for (; d + 2 <= dn; d += 2) {
-        __m256 q0 = _mm256_broadcast_ss(q + d), q1 = _mm256_broadcast_ss(q + d + 1);
-        a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt + d * KT), a0);
-        b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt + d * KT + 8), b0);
-        a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kt + (d + 1) * KT), a1);
-        b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kt + (d + 1) * KT + 8), b1);
+    __m256 lo[QR], hi[QR];
+    for (int r = 0; r < QR; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (ptrdiff_t d = 0; d < dn; d++) {
+        __m256 k0 = _mm256_loadu_ps(kt + d * KT), k1 = _mm256_loadu_ps(kt + d * KT + 8);
+        for (int r = 0; r < QR; r++) {
+            __m256 qv = _mm256_broadcast_ss(rows->q[r] + d);
+            lo[r] = _mm256_fmadd_ps(qv, k0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(qv, k1, hi[r]);
+        }
     }
-    if (d < dn) {
-        __m256 q0 = _mm256_broadcast_ss(q + d);
-        a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt + d * KT), a0);
-        b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt + d * KT + 8), b0);
-    }
+    float p[QR][KT], corr[QR];
+    ptrdiff_t jmax = 0;
     __m256 scale = _mm256_set1_ps(tile->scale), neg_inf = _mm256_set1_ps(-INFINITY);
-    __m256 s_lo = _mm256_mul_ps(_mm256_add_ps(a0, a1), scale);
-    __m256 s_hi = _mm256_mul_ps(_mm256_add_ps(b0, b1), scale);
-    __m256 valid_lo = _mm256_castsi256_ps(ck256_tail_mask(limit));
-    __m256 valid_hi = _mm256_castsi256_ps(ck256_tail_mask(limit - 8));
-    s_lo = _mm256_blendv_ps(neg_inf, s_lo, valid_lo);
-    s_hi = _mm256_blendv_ps(neg_inf, s_hi, valid_hi);
-    float tile_max = ck256_hmax(_mm256_max_ps(s_lo, s_hi));
-    float m_new = *m > tile_max ? *m : tile_max;
-    float corr = expf(*m - m_new);
-    __m256 mb = _mm256_set1_ps(m_new);
-    __m256 p_lo = ck256_exp(_mm256_sub_ps(s_lo, mb)), p_hi = ck256_exp(_mm256_sub_ps(s_hi, mb));
-    *l = *l * corr + ck256_hsum(_mm256_add_ps(p_lo, p_hi));
-    *m = m_new;
-    float p[KT];
-    _mm256_storeu_ps(p, p_lo);
-    _mm256_storeu_ps(p + 8, p_hi);
+    for (int r = 0; r < QR; r++) {
+        ptrdiff_t limit = rows->limit[r];
+        if (limit <= 0) {  // untouched: weight 1 for the old state, 0 for every key
+            corr[r] = 1.0f;
+            memset(p[r], 0, sizeof(p[r]));
+            continue;
+        }
+        jmax = limit > jmax ? limit : jmax;
+        __m256 s_lo = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(lo[r], scale), _mm256_castsi256_ps(ck256_tail_mask(limit)));
+        __m256 s_hi = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(hi[r], scale), _mm256_castsi256_ps(ck256_tail_mask(limit - 8)));
+        float m_new;
+        corr[r] = rescale_factor(*rows->m[r], ck256_hmax(_mm256_max_ps(s_lo, s_hi)), &m_new);
+        __m256 mb = _mm256_set1_ps(m_new);
+        __m256 p_lo = ck256_exp(_mm256_sub_ps(s_lo, mb)), p_hi = ck256_exp(_mm256_sub_ps(s_hi, mb));
+        *rows->l[r] = *rows->l[r] * corr[r] + ck256_hsum(_mm256_add_ps(p_lo, p_hi));
+        *rows->m[r] = m_new;
+        _mm256_storeu_ps(p[r], p_lo);
+        _mm256_storeu_ps(p[r] + 8, p_hi);
+    }
+    if (jmax == 0) return;
 
-    __m256 cv = _mm256_set1_ps(corr);
     const float *v = tile->v;
     ptrdiff_t vs = tile->v_stride;
-    ptrdiff_t c = 0;
-    for (; c + 32 <= dn; c += 32) {
-        __m256 o0 = _mm256_mul_ps(_mm256_loadu_ps(acc + c), cv), o1 = _mm256_mul_ps(_mm256_loadu_ps(acc + c + 8), cv);
-        __m256 o2 = _mm256_mul_ps(_mm256_loadu_ps(acc + c + 16), cv);
-        __m256 o3 = _mm256_mul_ps(_mm256_loadu_ps(acc + c + 24), cv);
-        for (ptrdiff_t j = 0; j < limit; j++) {
-            const float *vj = v + j * vs + c;
-            __m256 pj = _mm256_set1_ps(p[j]);
-            o0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj), o0);
-            o1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8), o1);
-            o2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 16), o2);
-            o3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 24), o3);
+    for (ptrdiff_t c = 0; c < dn; c += 16) {
+        __m256i k0 = ck256_tail_mask(dn - c), k1 = ck256_tail_mask(dn - c - 8);
+        __m256 o0[QR], o1[QR];
+        for (int r = 0; r < QR; r++) {
+            __m256 cv = _mm256_set1_ps(corr[r]);
+            o0[r] = _mm256_mul_ps(_mm256_maskload_ps(rows->acc[r] + c, k0), cv);
+            o1[r] = _mm256_mul_ps(_mm256_maskload_ps(rows->acc[r] + c + 8, k1), cv);
         }
-        _mm256_storeu_ps(acc + c, o0);
-        _mm256_storeu_ps(acc + c + 8, o1);
-        _mm256_storeu_ps(acc + c + 16, o2);
-        _mm256_storeu_ps(acc + c + 24, o3);
-    }
-    for (; c < dn; c += 8) {
-        __m256i mask = ck256_tail_mask(dn - c);
-        __m256 o = _mm256_mul_ps(_mm256_maskload_ps(acc + c, mask), cv);
-        for (ptrdiff_t j = 0; j < limit; j++)
-            o = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_maskload_ps(v + j * vs + c, mask), o);
-        _mm256_maskstore_ps(acc + c, mask, o);
+        for (ptrdiff_t j = 0; j < jmax; j++) {
+            __m256 v0 = _mm256_maskload_ps(v + j * vs + c, k0), v1 = _mm256_maskload_ps(v + j * vs + c + 8, k1);
+            for (int r = 0; r < QR; r++) {
+                __m256 pj = _mm256_broadcast_ss(&p[r][j]);
+                o0[r] = _mm256_fmadd_ps(pj, v0, o0[r]);
+                o1[r] = _mm256_fmadd_ps(pj, v1, o1[r]);
+            }
+        }
+        for (int r = 0; r < QR; r++) {
+            _mm256_maskstore_ps(rows->acc[r] + c, k0, o0[r]);
+            _mm256_maskstore_ps(rows->acc[r] + c + 8, k1, o1[r]);
+        }
     }
 }
 
 // ------------------------------------------------------------------------------------------------ AVX-512
-CK_TARGET_AVX512 static void row_update_avx512(const key_tile *tile, const float *q, ptrdiff_t limit, float *acc,
-                                               float *m, float *l) {
+CK_TARGET_AVX512 static void quad_update_avx512(const key_tile *tile, const row_quad *rows) {
     ptrdiff_t dn = tile->head_dim;
     const float *kt = tile->kt;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    __m512 even[QR], odd[QR];
+    for (int r = 0; r < QR; r++) even[r] = odd[r] = _mm512_setzero_ps();
     ptrdiff_t d = 0;
-    for (; d + 4 <= dn; d += 4) {
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_loadu_ps(kt + d * KT), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 1]), _mm512_loadu_ps(kt + (d + 1) * KT), a1);
-        a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 2]), _mm512_loadu_ps(kt + (d + 2) * KT), a2);
-        a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 3]), _mm512_loadu_ps(kt + (d + 3) * KT), a3);
+    for (; d + 2 <= dn; d += 2) {
+        __m512 k0 = _mm512_loadu_ps(kt + d * KT), k1 = _mm512_loadu_ps(kt + (d + 1) * KT);
+        for (int r = 0; r < QR; r++) {
+            even[r] = _mm512_fmadd_ps(_mm512_set1_ps(rows->q[r][d]), k0, even[r]);
+            odd[r] = _mm512_fmadd_ps(_mm512_set1_ps(rows->q[r][d + 1]), k1, odd[r]);
+        }
     }
-    for (; d < dn; d++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_loadu_ps(kt + d * KT), a0);
-    __mmask16 valid = ck512_tail_mask(limit);
-    __m512 s = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_set1_ps(tile->scale));
-    s = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, s);
-    float tile_max = _mm512_reduce_max_ps(s);
-    float m_new = *m > tile_max ? *m : tile_max;
-    float corr = expf(*m - m_new);
-    __m512 p = ck512_exp(_mm512_sub_ps(s, _mm512_set1_ps(m_new)));
-    *l = *l * corr + _mm512_reduce_add_ps(p);
-    *m = m_new;
-    float pv[KT];
-    _mm512_storeu_ps(pv, p);
+    if (d < dn) {
+        __m512 k0 = _mm512_loadu_ps(kt + d * KT);
+        for (int r = 0; r < QR; r++) even[r] = _mm512_fmadd_ps(_mm512_set1_ps(rows->q[r][d]), k0, even[r]);
+    }
+    float p[QR][KT], corr[QR];
+    ptrdiff_t jmax = 0;
+    for (int r = 0; r < QR; r++) {
+        ptrdiff_t limit = rows->limit[r];
+        if (limit <= 0) {
+            corr[r] = 1.0f;
+            _mm512_storeu_ps(p[r], _mm512_setzero_ps());
+            continue;
+        }
+        jmax = limit > jmax ? limit : jmax;
+        __m512 s = _mm512_mul_ps(_mm512_add_ps(even[r], odd[r]), _mm512_set1_ps(tile->scale));
+        s = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), ck512_tail_mask(limit), s);
+        float m_new;
+        corr[r] = rescale_factor(*rows->m[r], _mm512_reduce_max_ps(s), &m_new);
+        __m512 pv = ck512_exp(_mm512_sub_ps(s, _mm512_set1_ps(m_new)));
+        *rows->l[r] = *rows->l[r] * corr[r] + _mm512_reduce_add_ps(pv);
+        *rows->m[r] = m_new;
+        _mm512_storeu_ps(p[r], pv);
+    }
+    if (jmax == 0) return;
 
-    __m512 cv = _mm512_set1_ps(corr);
     const float *v = tile->v;
     ptrdiff_t vs = tile->v_stride;
     for (ptrdiff_t c = 0; c < dn; c += 64) {
-        __mmask16 k0 = ck512_tail_mask(dn - c), k1 = ck512_tail_mask(dn - c - 16);
-        __mmask16 k2 = ck512_tail_mask(dn - c - 32), k3 = ck512_tail_mask(dn - c - 48);
-        __m512 o0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(k0, acc + c), cv);
-        __m512 o1 = _mm512_mul_ps(_mm512_maskz_loadu_ps(k1, acc + c + 16), cv);
-        __m512 o2 = _mm512_mul_ps(_mm512_maskz_loadu_ps(k2, acc + c + 32), cv);
-        __m512 o3 = _mm512_mul_ps(_mm512_maskz_loadu_ps(k3, acc + c + 48), cv);
-        for (ptrdiff_t j = 0; j < limit; j++) {
-            const float *vj = v + j * vs + c;
-            __m512 pj = _mm512_set1_ps(pv[j]);
-            o0 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(k0, vj), o0);
-            o1 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(k1, vj + 16), o1);
-            o2 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(k2, vj + 32), o2);
-            o3 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(k3, vj + 48), o3);
+        __mmask16 km[4];
+        for (int i = 0; i < 4; i++) km[i] = ck512_tail_mask(dn - c - 16 * i);
+        __m512 o[QR][4];
+        for (int r = 0; r < QR; r++) {
+            __m512 cv = _mm512_set1_ps(corr[r]);
+            for (int i = 0; i < 4; i++) o[r][i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km[i], rows->acc[r] + c + 16 * i), cv);
         }
-        _mm512_mask_storeu_ps(acc + c, k0, o0);
-        _mm512_mask_storeu_ps(acc + c + 16, k1, o1);
-        _mm512_mask_storeu_ps(acc + c + 32, k2, o2);
-        _mm512_mask_storeu_ps(acc + c + 48, k3, o3);
+        for (ptrdiff_t j = 0; j < jmax; j++) {
+            const float *vj = v + j * vs + c;
+            __m512 vv[4];
+            for (int i = 0; i < 4; i++) vv[i] = _mm512_maskz_loadu_ps(km[i], vj + 16 * i);
+            for (int r = 0; r < QR; r++) {
+                __m512 pj = _mm512_set1_ps(p[r][j]);
+                for (int i = 0; i < 4; i++) o[r][i] = _mm512_fmadd_ps(pj, vv[i], o[r][i]);
+            }
+        }
+        for (int r = 0; r < QR; r++)
+            for (int i = 0; i < 4; i++) _mm512_mask_storeu_ps(rows->acc[r] + c + 16 * i, km[i], o[r][i]);
     }
 }
 #endif
 
 // ------------------------------------------------------------------------------------------------ driver
+/// Scratch layout: transposed key tile [KT * D], acc [RB * D], m [RB], l [RB], then one dummy row (acc [D], m, l)
+/// that pads the last quad of a block.
 size_t ck_attention_scratch_floats(ptrdiff_t head_dim) {
-    // transposed key tile + per-row acc, m, l
-    return (size_t)(KT * head_dim + RB * head_dim + 2 * RB);
+    return (size_t)(KT * head_dim + RB * head_dim + 2 * RB + head_dim + 2);
 }
 
 /// Number of keys query t may see.
@@ -194,30 +227,71 @@ static void transpose_key_tile(const float *k, ptrdiff_t k_stride, ptrdiff_t nk,
         for (ptrdiff_t d = 0; d < dn; d++) kt[d * KT + j] = 0.0f;
 }
 
-/// One row block: tokens [ta, tb) x query heads [ha, hb), all using kv head g.
-static void attend_block(const ck_attention_args *a, row_update_fn update, ptrdiff_t g, ptrdiff_t ta, ptrdiff_t tb,
+/// Asks early for the key and value rows [kb, kb + KT) of kv heads [g0, g1). Rows sit a whole token row apart
+/// (often a page or more), which the hardware prefetchers do not follow.
+static void prefetch_tile(const ck_attention_args *a, ptrdiff_t g0, ptrdiff_t g1, ptrdiff_t kb, ptrdiff_t key_end) {
+    ptrdiff_t end = kb + KT < key_end ? kb + KT : key_end;
+    ptrdiff_t bytes = (g1 - g0) * a->head_dim * (ptrdiff_t)sizeof(float);
+    for (ptrdiff_t j = kb; j < end; j++) {
+        const char *k = (const char *)(a->k + j * a->k_stride + g0 * a->head_dim);
+        const char *v = (const char *)(a->v + j * a->v_stride + g0 * a->head_dim);
+        for (ptrdiff_t off = 0; off < bytes; off += 64) {
+            __builtin_prefetch(k + off, 0, 3);
+            __builtin_prefetch(v + off, 0, 3);
+        }
+    }
+}
+
+/// One row block: tokens [ta, tb) x query heads [ha, hb) (possibly several kv groups), at most RB rows.
+/// Keys are walked once, in tiles; inside a tile, kv head by kv head, so memory is read in address order.
+static void attend_block(const ck_attention_args *a, quad_update_fn update, ptrdiff_t ta, ptrdiff_t tb,
                          ptrdiff_t ha, ptrdiff_t hb, float *scratch) {
     ptrdiff_t dn = a->head_dim, nh = hb - ha, rows = (tb - ta) * nh;
+    ptrdiff_t group = a->n_heads / a->n_kv_heads;
     float *kt = scratch;
     float *acc = kt + KT * dn;
     float *m = acc + RB * dn;
     float *l = m + RB;
+    float *dummy_acc = l + RB;
+    float *dummy_m = dummy_acc + dn, *dummy_l = dummy_m + 1;
     memset(acc, 0, (size_t)(rows * dn) * sizeof(float));
     for (ptrdiff_t r = 0; r < rows; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
 
+    ptrdiff_t g0 = ha / group, g1 = (hb - 1) / group + 1;
     ptrdiff_t key_end = visible_keys(a, tb - 1);  // the last token sees the most keys
-    key_tile tile = {kt, NULL, a->v_stride, dn, a->scale};
     for (ptrdiff_t kb = 0; kb < key_end; kb += KT) {
         ptrdiff_t nk = key_end - kb < KT ? key_end - kb : KT;
-        transpose_key_tile(a->k + kb * a->k_stride + g * dn, a->k_stride, nk, dn, kt);
-        tile.v = a->v + kb * a->v_stride + g * dn;
-        for (ptrdiff_t t = ta; t < tb; t++) {
-            ptrdiff_t limit = visible_keys(a, t) - kb;
-            if (limit <= 0) continue;
-            if (limit > nk) limit = nk;
-            for (ptrdiff_t h = ha; h < hb; h++) {
-                ptrdiff_t r = (t - ta) * nh + (h - ha);
-                update(&tile, a->q + t * a->q_stride + h * dn, limit, acc + r * dn, m + r, l + r);
+        prefetch_tile(a, g0, g1, kb + KT, key_end);
+        for (ptrdiff_t g = g0; g < g1; g++) {
+            transpose_key_tile(a->k + kb * a->k_stride + g * dn, a->k_stride, nk, dn, kt);
+            key_tile tile = {kt, a->v + kb * a->v_stride + g * dn, a->v_stride, dn, a->scale};
+            ptrdiff_t hs = g * group > ha ? g * group : ha, he = (g + 1) * group < hb ? (g + 1) * group : hb;
+            // Rows of this kv head: (t, h) for t in [ta, tb), h in [hs, he), four at a time.
+            row_quad quad;
+            int filled = 0;
+            for (ptrdiff_t t = ta; t < tb; t++) {
+                ptrdiff_t limit = visible_keys(a, t) - kb;
+                if (limit <= 0) continue;
+                if (limit > nk) limit = nk;
+                for (ptrdiff_t h = hs; h < he; h++) {
+                    ptrdiff_t r = (t - ta) * nh + (h - ha);
+                    quad.q[filled] = a->q + t * a->q_stride + h * dn;
+                    quad.acc[filled] = acc + r * dn;
+                    quad.m[filled] = m + r;
+                    quad.l[filled] = l + r;
+                    quad.limit[filled] = limit;
+                    if (++filled == QR) { update(&tile, &quad); filled = 0; }
+                }
+            }
+            if (filled > 0) {
+                for (int i = filled; i < QR; i++) {
+                    quad.q[i] = quad.q[0];
+                    quad.acc[i] = dummy_acc;
+                    quad.m[i] = dummy_m;
+                    quad.l[i] = dummy_l;
+                    quad.limit[i] = 0;
+                }
+                update(&tile, &quad);
             }
         }
     }
@@ -233,12 +307,19 @@ static void attend_block(const ck_attention_args *a, row_update_fn update, ptrdi
 
 void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
                       float *scratch) {
-    row_update_fn update = row_update_scalar;
+    if (h0 >= h1 || t0 >= t1) return;
+    quad_update_fn update = quad_update_scalar;
 #ifdef CK_OPS_X86
     ck_level level = ck_active_level();
-    if (level >= CK_LEVEL_AVX512) update = row_update_avx512;
-    else if (level >= CK_LEVEL_AVX2) update = row_update_avx2;
+    if (level >= CK_LEVEL_AVX512) update = quad_update_avx512;
+    else if (level >= CK_LEVEL_AVX2) update = quad_update_avx2;
 #endif
+    // Few rows (decode, short chunks): one block over all heads, so each key tile is read in address order.
+    if ((h1 - h0) * (t1 - t0) <= RB) {
+        attend_block(a, update, t0, t1, h0, h1, scratch);
+        return;
+    }
+    // Prefill: one kv group at a time, as many tokens per block as fit, so each key tile serves many rows.
     ptrdiff_t group = a->n_heads / a->n_kv_heads;
     for (ptrdiff_t hs = h0; hs < h1;) {
         ptrdiff_t g = hs / group;
@@ -247,7 +328,7 @@ void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, pt
         ptrdiff_t tokens_per_block = RB / (he - hs);
         for (ptrdiff_t ts = t0; ts < t1; ts += tokens_per_block) {
             ptrdiff_t te = ts + tokens_per_block < t1 ? ts + tokens_per_block : t1;
-            attend_block(a, update, g, ts, te, hs, he, scratch);
+            attend_block(a, update, ts, te, hs, he, scratch);
         }
         hs = he;
     }

@@ -103,6 +103,7 @@ extension Ops {
         args.head_dim = s.headDim
         switch s.mask {
         case .causal(let offset):
+            try require(offset >= 0, op, "queryOffset", offset, ">= 0")
             args.causal = 1
             args.q_offset = offset
         case .bidirectional:

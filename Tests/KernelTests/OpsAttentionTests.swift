@@ -124,6 +124,16 @@ extension OpsKernelTests {
             }
         }
 
+        @Test func noKeysGivesZeros() throws {
+            let c = Case(queries: 2, keys: 0, heads: 4, kvHeads: 2, headDim: 8, mask: .bidirectional)
+            let x = Self.inputs(c, seed: 3)
+            try forEachOpsLevel { level in
+                var out = [Float](repeating: .nan, count: 2 * 4 * 8)
+                try Self.run(x, into: &out)
+                #expect(out.allSatisfy { $0 == 0 }, "no keys at \(levelName(level))")
+            }
+        }
+
         @Test func rejectsHeadsNotAMultipleOfKVHeads() {
             let x = Self.inputs(Case(queries: 1, keys: 1, heads: 4, kvHeads: 4, headDim: 4, mask: .bidirectional), seed: 1)
             var bad = x
