@@ -33,7 +33,10 @@ extension OpsKernelTests {
             // bidirectional (vision)
             Case(queries: 41, keys: 41, heads: 4, kvHeads: 4, headDim: 64, mask: .bidirectional),
             Case(queries: 5, keys: 33, heads: 6, kvHeads: 3, headDim: 130, mask: .bidirectional),
-            // more query heads per kv head than fit one row block with many tokens
+            // more rows than one block holds: one kv group at a time, several token blocks
+            Case(queries: 100, keys: 130, heads: 8, kvHeads: 2, headDim: 64, mask: .causal(queryOffset: 30)),
+            Case(queries: 70, keys: 70, heads: 6, kvHeads: 3, headDim: 24, mask: .bidirectional),
+            // many query heads per kv head
             Case(queries: 70, keys: 70, heads: 16, kvHeads: 1, headDim: 8, mask: .causal(queryOffset: 0)),
         ]
 
@@ -109,13 +112,14 @@ extension OpsKernelTests {
         }
 
         @Test func splitRangesGiveTheSameBitsAsOneCall() throws {
-            let c = Case(queries: 29, keys: 40, heads: 6, kvHeads: 3, headDim: 64, mask: .causal(queryOffset: 11))
+            // Whole call: per-group blocks (29 x 12 rows > one block); the pieces: a mix of both paths.
+            let c = Case(queries: 29, keys: 40, heads: 12, kvHeads: 3, headDim: 64, mask: .causal(queryOffset: 11))
             let x = Self.inputs(c, seed: 7)
             try forEachOpsLevel { level in
                 var whole = [Float](repeating: .nan, count: c.queries * c.heads * c.headDim)
                 try Self.run(x, into: &whole)
                 var split = [Float](repeating: .nan, count: whole.count)
-                for heads in [0..<1, 1..<4, 4..<6] {
+                for heads in [0..<1, 1..<4, 4..<12] {
                     for queries in [0..<5, 5..<29] {
                         try Self.run(x, heads: heads, queries: queries, into: &split)
                     }

@@ -11,7 +11,7 @@ extern "C" {
 /// Keys per tile of the online softmax.
 #define CK_ATTENTION_KEY_TILE 16
 /// Most (query row, head) pairs processed together against one key tile.
-#define CK_ATTENTION_ROW_BLOCK 64
+#define CK_ATTENTION_ROW_BLOCK 256
 
 /// Shapes and layouts of one attention call. All strides are in floats.
 typedef struct {
