@@ -43,7 +43,8 @@ CK_TARGET_AVX2 static void silu_mul_avx2(const float *g, const float *u, float *
         _mm256_storeu_ps(o + i, _mm256_mul_ps(silu256(_mm256_loadu_ps(g + i)), _mm256_loadu_ps(u + i)));
     if (i < end) {
         __m256i m = ck256_tail_mask(end - i);
-        _mm256_maskstore_ps(o + i, m, _mm256_mul_ps(silu256(_mm256_maskload_ps(g + i, m)), _mm256_maskload_ps(u + i, m)));
+        __m256 r = _mm256_mul_ps(silu256(_mm256_maskload_ps(g + i, m)), _mm256_maskload_ps(u + i, m));
+        _mm256_maskstore_ps(o + i, m, r);
     }
 }
 

@@ -101,8 +101,10 @@ CK_TARGET_AVX2 static void quad_update_avx2(const key_tile *tile, const row_quad
             continue;
         }
         jmax = limit > jmax ? limit : jmax;
-        __m256 s_lo = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(lo[r], scale), _mm256_castsi256_ps(ck256_tail_mask(limit)));
-        __m256 s_hi = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(hi[r], scale), _mm256_castsi256_ps(ck256_tail_mask(limit - 8)));
+        __m256 valid_lo = _mm256_castsi256_ps(ck256_tail_mask(limit));
+        __m256 valid_hi = _mm256_castsi256_ps(ck256_tail_mask(limit - 8));
+        __m256 s_lo = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(lo[r], scale), valid_lo);
+        __m256 s_hi = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(hi[r], scale), valid_hi);
         float m_new;
         corr[r] = rescale_factor(*rows->m[r], ck256_hmax(_mm256_max_ps(s_lo, s_hi)), &m_new);
         __m256 mb = _mm256_set1_ps(m_new);
@@ -186,7 +188,8 @@ CK_TARGET_AVX512 static void quad_update_avx512(const key_tile *tile, const row_
         __m512 o[QR][4];
         for (int r = 0; r < QR; r++) {
             __m512 cv = _mm512_set1_ps(corr[r]);
-            for (int i = 0; i < 4; i++) o[r][i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km[i], rows->acc[r] + c + 16 * i), cv);
+            for (int i = 0; i < 4; i++)
+                o[r][i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km[i], rows->acc[r] + c + 16 * i), cv);
         }
         for (ptrdiff_t j = 0; j < jmax; j++) {
             const float *vj = v + j * vs + c;
@@ -242,10 +245,20 @@ static void prefetch_tile(const ck_attention_args *a, ptrdiff_t g0, ptrdiff_t g1
     }
 }
 
+/// What one call computes: the kernels of its level, the keys it covers, and where results go.
+typedef struct {
+    quad_update_fn update;
+    ptrdiff_t k0, k1;        // key range [k0, k1) (all keys for ck_attention_f32)
+    float *part_acc;         // NULL: normalised rows into args->out; else unnormalised partial rows here
+    float *part_ml;          // partial running max and sum, two floats per row
+    ptrdiff_t t0, h0, h1;    // the call's first token and head range (partial rows are numbered from them)
+} attention_job;
+
 /// One row block: tokens [ta, tb) x query heads [ha, hb) (possibly several kv groups), at most RB rows.
 /// Keys are walked once, in tiles; inside a tile, kv head by kv head, so memory is read in address order.
-static void attend_block(const ck_attention_args *a, quad_update_fn update, ptrdiff_t ta, ptrdiff_t tb,
+static void attend_block(const ck_attention_args *a, const attention_job *job, ptrdiff_t ta, ptrdiff_t tb,
                          ptrdiff_t ha, ptrdiff_t hb, float *scratch) {
+    quad_update_fn update = job->update;
     ptrdiff_t dn = a->head_dim, nh = hb - ha, rows = (tb - ta) * nh;
     ptrdiff_t group = a->n_heads / a->n_kv_heads;
     float *kt = scratch;
@@ -259,7 +272,8 @@ static void attend_block(const ck_attention_args *a, quad_update_fn update, ptrd
 
     ptrdiff_t g0 = ha / group, g1 = (hb - 1) / group + 1;
     ptrdiff_t key_end = visible_keys(a, tb - 1);  // the last token sees the most keys
-    for (ptrdiff_t kb = 0; kb < key_end; kb += KT) {
+    if (key_end > job->k1) key_end = job->k1;
+    for (ptrdiff_t kb = job->k0; kb < key_end; kb += KT) {
         ptrdiff_t nk = key_end - kb < KT ? key_end - kb : KT;
         prefetch_tile(a, g0, g1, kb + KT, key_end);
         for (ptrdiff_t g = g0; g < g1; g++) {
@@ -298,6 +312,13 @@ static void attend_block(const ck_attention_args *a, quad_update_fn update, ptrd
     for (ptrdiff_t t = ta; t < tb; t++) {
         for (ptrdiff_t h = ha; h < hb; h++) {
             ptrdiff_t r = (t - ta) * nh + (h - ha);
+            if (job->part_acc) {
+                ptrdiff_t pr = (t - job->t0) * (job->h1 - job->h0) + (h - job->h0);
+                memcpy(job->part_acc + pr * dn, acc + r * dn, (size_t)dn * sizeof(float));
+                job->part_ml[2 * pr] = m[r];
+                job->part_ml[2 * pr + 1] = l[r];
+                continue;
+            }
             float *o = a->out + t * a->out_stride + h * dn;
             float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
             for (ptrdiff_t d = 0; d < dn; d++) o[d] = acc[r * dn + d] * inv;
@@ -305,18 +326,20 @@ static void attend_block(const ck_attention_args *a, quad_update_fn update, ptrd
     }
 }
 
-void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
-                      float *scratch) {
-    if (h0 >= h1 || t0 >= t1) return;
-    quad_update_fn update = quad_update_scalar;
+static quad_update_fn quad_update_for_level(void) {
 #ifdef CK_OPS_X86
     ck_level level = ck_active_level();
-    if (level >= CK_LEVEL_AVX512) update = quad_update_avx512;
-    else if (level >= CK_LEVEL_AVX2) update = quad_update_avx2;
+    if (level >= CK_LEVEL_AVX512) return quad_update_avx512;
+    if (level >= CK_LEVEL_AVX2) return quad_update_avx2;
 #endif
+    return quad_update_scalar;
+}
+
+static void run_job(const ck_attention_args *a, const attention_job *job, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0,
+                    ptrdiff_t t1, float *scratch) {
     // Few rows (decode, short chunks): one block over all heads, so each key tile is read in address order.
     if ((h1 - h0) * (t1 - t0) <= RB) {
-        attend_block(a, update, t0, t1, h0, h1, scratch);
+        attend_block(a, job, t0, t1, h0, h1, scratch);
         return;
     }
     // Prefill: one kv group at a time, as many tokens per block as fit, so each key tile serves many rows.
@@ -328,8 +351,59 @@ void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, pt
         ptrdiff_t tokens_per_block = RB / (he - hs);
         for (ptrdiff_t ts = t0; ts < t1; ts += tokens_per_block) {
             ptrdiff_t te = ts + tokens_per_block < t1 ? ts + tokens_per_block : t1;
-            attend_block(a, update, ts, te, hs, he, scratch);
+            attend_block(a, job, ts, te, hs, he, scratch);
         }
         hs = he;
+    }
+}
+
+void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
+                      float *scratch) {
+    if (h0 >= h1 || t0 >= t1) return;
+    attention_job job = {quad_update_for_level(), 0, a->n_keys, NULL, NULL, t0, h0, h1};
+    run_job(a, &job, h0, h1, t0, t1, scratch);
+}
+
+void ck_attention_partial_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
+                              ptrdiff_t k0, ptrdiff_t k1, float *part_acc, float *part_ml, float *scratch) {
+    if (h0 >= h1 || t0 >= t1) return;
+    if (k0 < 0) k0 = 0;
+    if (k1 > a->n_keys) k1 = a->n_keys;
+    attention_job job = {quad_update_for_level(), k0, k1, part_acc, part_ml, t0, h0, h1};
+    ptrdiff_t rows = (t1 - t0) * (h1 - h0);
+    if (k0 >= k1) {  // no keys: an empty partial
+        memset(part_acc, 0, (size_t)(rows * a->head_dim) * sizeof(float));
+        for (ptrdiff_t r = 0; r < rows; r++) { part_ml[2 * r] = -INFINITY; part_ml[2 * r + 1] = 0.0f; }
+        return;
+    }
+    run_job(a, &job, h0, h1, t0, t1, scratch);
+}
+
+void ck_attention_combine_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
+                              const float *part_acc, const float *part_ml, ptrdiff_t n_parts) {
+    ptrdiff_t dn = a->head_dim, nh = h1 - h0, rows = (t1 - t0) * nh;
+    for (ptrdiff_t t = t0; t < t1; t++) {
+        for (ptrdiff_t h = h0; h < h1; h++) {
+            ptrdiff_t r = (t - t0) * nh + (h - h0);
+            float m = -INFINITY;
+            for (ptrdiff_t p = 0; p < n_parts; p++) {
+                float mp = part_ml[p * 2 * rows + 2 * r];
+                m = mp > m ? mp : m;
+            }
+            float *o = a->out + t * a->out_stride + h * dn;
+            for (ptrdiff_t d = 0; d < dn; d++) o[d] = 0.0f;
+            if (m == -INFINITY) continue;  // no part saw a key
+            float l = 0.0f;
+            for (ptrdiff_t p = 0; p < n_parts; p++) {
+                float mp = part_ml[p * 2 * rows + 2 * r];
+                if (mp == -INFINITY) continue;
+                float w = expf(mp - m);
+                l += part_ml[p * 2 * rows + 2 * r + 1] * w;
+                const float *acc = part_acc + (p * rows + r) * dn;
+                for (ptrdiff_t d = 0; d < dn; d++) o[d] += acc[d] * w;
+            }
+            float inv = 1.0f / l;
+            for (ptrdiff_t d = 0; d < dn; d++) o[d] *= inv;
+        }
     }
 }

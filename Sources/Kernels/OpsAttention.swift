@@ -50,7 +50,8 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 extension Ops {
-    /// Floats of scratch one ``attention(q:k:v:out:shape:heads:queries:scratch:)`` call needs (per thread).
+    /// Floats of scratch one attention call needs (per thread), for ``attention(q:k:v:out:shape:heads:queries:scratch:)``
+    /// and ``attentionPartial(q:k:v:shape:heads:queries:keys:partial:stats:scratch:)``.
     public static func attentionScratchCount(headDim: Int) -> Int {
         Int(ck_attention_scratch_floats(headDim))
     }
@@ -60,33 +61,119 @@ extension Ops {
     /// disjoint outputs, so threads can split either. A query that sees no key gets zeros.
     public static func attention(
         q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>,
-        out: UnsafeMutableBufferPointer<Float>, shape s: AttentionShape, heads: Range<Int>? = nil,
+        out: UnsafeMutableBufferPointer<Float>, shape: AttentionShape, heads: Range<Int>? = nil,
         queries: Range<Int>? = nil, scratch: UnsafeMutableBufferPointer<Float>
     ) throws(OpsError) {
         let op = "attention"
+        let (hr, tr) = try validate(op, shape, heads, queries)
+        try checkInputs(op, q: q, k: k, v: v, shape: shape, queries: tr)
+        try check(op, "out", count: out.count,
+                  needed: floatsNeeded(rows: tr, stride: shape.outStride, width: shape.heads * shape.headDim))
+        try check(op, "scratch", count: scratch.count, needed: attentionScratchCount(headDim: shape.headDim))
+        if hr.isEmpty || tr.isEmpty { return }
+        var args = arguments(shape, q: q, k: k, v: v, out: out.baseAddress)
+        ck_attention_f32(&args, hr.lowerBound, hr.upperBound, tr.lowerBound, tr.upperBound, scratch.baseAddress)
+    }
+
+    /// Floats of `partial` (first) and `stats` (second) one split-key part needs for `rows` (query, head) rows.
+    public static func attentionPartialCounts(rows: Int, headDim: Int) -> (partial: Int, stats: Int) {
+        (rows * headDim, 2 * rows)
+    }
+
+    /// Split-key attention, step 1 (long KV caches, more threads than heads): attention of the rows
+    /// `queries` x `heads` over keys `keys` only. Row (t, h) is numbered `(t - queries.lowerBound) * heads.count
+    /// + (h - heads.lowerBound)`; it gets `headDim` unnormalised outputs in `partial` and its running max and sum in
+    /// `stats`. Merge the parts of disjoint key ranges with
+    /// ``attentionCombine(out:shape:heads:queries:partials:stats:parts:)``.
+    public static func attentionPartial(
+        q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>,
+        shape: AttentionShape, heads: Range<Int>? = nil, queries: Range<Int>? = nil, keys: Range<Int>,
+        partial: UnsafeMutableBufferPointer<Float>, stats: UnsafeMutableBufferPointer<Float>,
+        scratch: UnsafeMutableBufferPointer<Float>
+    ) throws(OpsError) {
+        let op = "attentionPartial"
+        let (hr, tr) = try validate(op, shape, heads, queries)
+        try require(keys.lowerBound >= 0 && keys.upperBound <= shape.keys, op, "keys.upperBound", keys.upperBound,
+                    "within 0...\(shape.keys)")
+        try checkInputs(op, q: q, k: k, v: v, shape: shape, queries: tr)
+        let counts = attentionPartialCounts(rows: hr.count * tr.count, headDim: shape.headDim)
+        try check(op, "partial", count: partial.count, needed: counts.partial)
+        try check(op, "stats", count: stats.count, needed: counts.stats)
+        try check(op, "scratch", count: scratch.count, needed: attentionScratchCount(headDim: shape.headDim))
+        if hr.isEmpty || tr.isEmpty { return }
+        var args = arguments(shape, q: q, k: k, v: v, out: nil)
+        ck_attention_partial_f32(
+            &args, hr.lowerBound, hr.upperBound, tr.lowerBound, tr.upperBound, keys.lowerBound, keys.upperBound,
+            partial.baseAddress, stats.baseAddress, scratch.baseAddress)
+    }
+
+    /// Split-key attention, step 2: merges `parts` partials of the same rows (each laid out as
+    /// ``attentionPartial(q:k:v:shape:heads:queries:keys:partial:stats:scratch:)`` writes them, part after part in
+    /// `partials` and in `stats`) into `out`. Rows no part saw a key for get zeros.
+    public static func attentionCombine(
+        out: UnsafeMutableBufferPointer<Float>, shape: AttentionShape, heads: Range<Int>? = nil,
+        queries: Range<Int>? = nil, partials: UnsafeBufferPointer<Float>, stats: UnsafeBufferPointer<Float>, parts: Int
+    ) throws(OpsError) {
+        let op = "attentionCombine"
+        let (hr, tr) = try validate(op, shape, heads, queries)
+        try require(parts >= 1, op, "parts", parts, ">= 1")
+        try check(op, "out", count: out.count,
+                  needed: floatsNeeded(rows: tr, stride: shape.outStride, width: shape.heads * shape.headDim))
+        let counts = attentionPartialCounts(rows: hr.count * tr.count, headDim: shape.headDim)
+        try check(op, "partials", count: partials.count, needed: parts * counts.partial)
+        try check(op, "stats", count: stats.count, needed: parts * counts.stats)
+        if hr.isEmpty || tr.isEmpty { return }
+        var args = ck_attention_args()
+        args.out = out.baseAddress
+        args.out_stride = shape.outStride
+        args.head_dim = shape.headDim
+        ck_attention_combine_f32(
+            &args, hr.lowerBound, hr.upperBound, tr.lowerBound, tr.upperBound, partials.baseAddress,
+            stats.baseAddress, parts)
+    }
+
+    /// Checks the shape and resolves the default head and query ranges.
+    private static func validate(_ op: String, _ s: AttentionShape, _ heads: Range<Int>?, _ queries: Range<Int>?)
+        throws(OpsError) -> (Range<Int>, Range<Int>)
+    {
         try require(s.headDim >= 1, op, "headDim", s.headDim, ">= 1")
         try require(s.kvHeads >= 1, op, "kvHeads", s.kvHeads, ">= 1")
         try require(s.heads >= s.kvHeads && s.heads % s.kvHeads == 0, op, "heads", s.heads,
                     "a multiple of kvHeads (\(s.kvHeads))")
         try require(s.queries >= 0, op, "queries", s.queries, ">= 0")
         try require(s.keys >= 0, op, "keys", s.keys, ">= 0")
+        if case .causal(let offset) = s.mask {
+            try require(offset >= 0, op, "queryOffset", offset, ">= 0")
+        }
         let hr = heads ?? 0..<s.heads, tr = queries ?? 0..<s.queries
         try require(hr.lowerBound >= 0 && hr.upperBound <= s.heads, op, "heads.upperBound", hr.upperBound,
                     "within 0...\(s.heads)")
         try require(tr.lowerBound >= 0 && tr.upperBound <= s.queries, op, "queries.upperBound", tr.upperBound,
                     "within 0...\(s.queries)")
+        let qWidth = s.heads * s.headDim
+        try require(s.outStride >= qWidth, op, "outStride", s.outStride, ">= heads * headDim (\(qWidth))")
+        return (hr, tr)
+    }
+
+    /// Checks the query, key and value buffers against the shape.
+    private static func checkInputs(
+        _ op: String, q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>, v: UnsafeBufferPointer<Float>,
+        shape s: AttentionShape, queries: Range<Int>
+    ) throws(OpsError) {
         let qWidth = s.heads * s.headDim, kvWidth = s.kvHeads * s.headDim
         try require(s.qStride >= qWidth, op, "qStride", s.qStride, ">= heads * headDim (\(qWidth))")
-        try require(s.outStride >= qWidth, op, "outStride", s.outStride, ">= heads * headDim (\(qWidth))")
         try require(s.kStride >= kvWidth, op, "kStride", s.kStride, ">= kvHeads * headDim (\(kvWidth))")
         try require(s.vStride >= kvWidth, op, "vStride", s.vStride, ">= kvHeads * headDim (\(kvWidth))")
-        try check(op, "q", count: q.count, needed: floatsNeeded(rows: tr, stride: s.qStride, width: qWidth))
-        try check(op, "out", count: out.count, needed: floatsNeeded(rows: tr, stride: s.outStride, width: qWidth))
+        try check(op, "q", count: q.count, needed: floatsNeeded(rows: queries, stride: s.qStride, width: qWidth))
         try check(op, "k", count: k.count, needed: floatsNeeded(rows: 0..<s.keys, stride: s.kStride, width: kvWidth))
         try check(op, "v", count: v.count, needed: floatsNeeded(rows: 0..<s.keys, stride: s.vStride, width: kvWidth))
-        try check(op, "scratch", count: scratch.count, needed: attentionScratchCount(headDim: s.headDim))
-        if hr.isEmpty || tr.isEmpty { return }
+    }
 
+    /// The C argument block of a checked shape.
+    private static func arguments(
+        _ s: AttentionShape, q: UnsafeBufferPointer<Float>, k: UnsafeBufferPointer<Float>,
+        v: UnsafeBufferPointer<Float>, out: UnsafeMutablePointer<Float>?
+    ) -> ck_attention_args {
         var args = ck_attention_args()
         args.q = q.baseAddress
         args.q_stride = s.qStride
@@ -94,7 +181,7 @@ extension Ops {
         args.k_stride = s.kStride
         args.v = v.baseAddress
         args.v_stride = s.vStride
-        args.out = out.baseAddress
+        args.out = out
         args.out_stride = s.outStride
         args.n_queries = s.queries
         args.n_keys = s.keys
@@ -103,7 +190,6 @@ extension Ops {
         args.head_dim = s.headDim
         switch s.mask {
         case .causal(let offset):
-            try require(offset >= 0, op, "queryOffset", offset, ">= 0")
             args.causal = 1
             args.q_offset = offset
         case .bidirectional:
@@ -111,6 +197,6 @@ extension Ops {
             args.q_offset = 0
         }
         args.scale = s.scale
-        ck_attention_f32(&args, hr.lowerBound, hr.upperBound, tr.lowerBound, tr.upperBound, scratch.baseAddress)
+        return args
     }
 }

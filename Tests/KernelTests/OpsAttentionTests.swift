@@ -128,6 +128,56 @@ extension OpsKernelTests {
             }
         }
 
+        /// Split-key attention over `ranges` of keys, then combined.
+        static func runSplit(_ x: Inputs, keyRanges: [Range<Int>], into out: inout [Float]) throws {
+            let s = x.shape
+            let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
+            var partials = [Float](repeating: .nan, count: keyRanges.count * counts.partial)
+            var stats = [Float](repeating: .nan, count: keyRanges.count * counts.stats)
+            var scratch = [Float](repeating: .nan, count: Ops.attentionScratchCount(headDim: s.headDim))
+            for (p, keys) in keyRanges.enumerated() {
+                try x.q.withUnsafeBufferPointer { q in
+                    try x.k.withUnsafeBufferPointer { k in
+                        try x.v.withUnsafeBufferPointer { v in
+                            try partials.withUnsafeMutableBufferPointer { pb in
+                                try stats.withUnsafeMutableBufferPointer { sb in
+                                    try scratch.withUnsafeMutableBufferPointer { sc in
+                                        let part = UnsafeMutableBufferPointer(rebasing: pb[(p * counts.partial)...])
+                                        let stat = UnsafeMutableBufferPointer(rebasing: sb[(p * counts.stats)...])
+                                        try Ops.attentionPartial(q: q, k: k, v: v, shape: s, keys: keys,
+                                                                 partial: part, stats: stat, scratch: sc)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            try partials.withUnsafeBufferPointer { pb in
+                try stats.withUnsafeBufferPointer { sb in
+                    try out.withUnsafeMutableBufferPointer { o in
+                        try Ops.attentionCombine(out: o, shape: s, partials: pb, stats: sb, parts: keyRanges.count)
+                    }
+                }
+            }
+        }
+
+        @Test func splitKeysThenCombineMatchesDoubleReference() throws {
+            let decode = Case(queries: 1, keys: 300, heads: 8, kvHeads: 2, headDim: 64, mask: .causal(queryOffset: 299))
+            // Prefill after a cache: the last key range is beyond what the early queries see (empty partials).
+            let prefill = Case(queries: 20, keys: 50, heads: 6, kvHeads: 3, headDim: 33, mask: .causal(queryOffset: 30))
+            for (c, ranges) in [(decode, [0..<100, 100..<101, 101..<300, 300..<300]), (prefill, [0..<7, 7..<45, 45..<50])] {
+                let x = Self.inputs(c, seed: 21)
+                let ref = Self.reference(x)
+                try forEachOpsLevel { level in
+                    var out = [Float](repeating: .nan, count: c.queries * c.heads * c.headDim)
+                    try Self.runSplit(x, keyRanges: ranges, into: &out)
+                    let ratio = worstRatio(out, ref, atol: 2e-6, rtol: 1e-5)
+                    #expect(ratio <= 1, "split \(ranges) of \(c) at \(levelName(level)): \(ratio)")
+                }
+            }
+        }
+
         @Test func noKeysGivesZeros() throws {
             let c = Case(queries: 2, keys: 0, heads: 4, kvHeads: 2, headDim: 8, mask: .bidirectional)
             let x = Self.inputs(c, seed: 3)

@@ -44,6 +44,21 @@ size_t ck_attention_scratch_floats(ptrdiff_t head_dim);
 void ck_attention_f32(const ck_attention_args *args, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
                       float *scratch);
 
+/// Split-key attention, part 1 (long caches with more threads than heads): the same rows as ck_attention_f32 but
+/// only keys [k0, k1) (intersected with what each query may see). Row (t, h) is numbered
+/// `r = (t - t0) * (h1 - h0) + (h - h0)`; its unnormalised output goes to `part_acc + r * head_dim`, its running
+/// max and sum to `part_ml[2r]`, `part_ml[2r + 1]` (-inf and 0 when it saw no key). Same scratch as
+/// ck_attention_f32.
+void ck_attention_partial_f32(const ck_attention_args *args, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
+                              ptrdiff_t k0, ptrdiff_t k1, float *part_acc, float *part_ml, float *scratch);
+
+/// Split-key attention, part 2: merges `n_parts` partials of the same rows (from ck_attention_partial_f32 over
+/// disjoint key ranges) into `args->out`: `out = sum_p acc_p e^(m_p - m) / sum_p l_p e^(m_p - m)`, m = max_p m_p.
+/// With R = (t1 - t0) * (h1 - h0) rows, part p's outputs start at `part_acc + p * R * head_dim` and its max/sum
+/// pairs at `part_ml + p * 2 * R`. Rows no part saw a key for get zeros.
+void ck_attention_combine_f32(const ck_attention_args *args, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
+                              const float *part_acc, const float *part_ml, ptrdiff_t n_parts);
+
 #ifdef __cplusplus
 }
 #endif
