@@ -22,16 +22,18 @@
 #define CK_LN2_HI 0.693145751953125f
 #define CK_LN2_LO 1.42860682030941723212e-6f
 
-// erf(x): |x| < 1 as x * P(x^2); 1 <= |x| < 4 as 1 - exp(-x^2) * Q(|x| - 2.5), where Q fits exp(x^2) erfc(x);
+// erf(x): |x| < 1 as x * c0_hi + x * (c0_lo + x^2 P(x^2)), with 2/sqrt(pi) = c0_hi + c0_lo split so the leading
+// term carries one rounding; 1 <= |x| < 4 as 1 - exp(-x^2) * Q(|x| - 2.5), where Q fits exp(x^2) erfc(x);
 // |x| >= 4 as +-1 (erf rounds to 1 in float there). Coefficients are our own least-squares fits on Chebyshev
-// nodes; measured error against double erf is below 2e-7 relative over the whole float range.
-#define CK_ERF_P0 1.128379225730896f
-#define CK_ERF_P1 -0.3761262893676758f
-#define CK_ERF_P2 0.11283625662326813f
-#define CK_ERF_P3 -0.02685539983212948f
-#define CK_ERF_P4 0.005191218573600054f
-#define CK_ERF_P5 -0.0008034846396185458f
-#define CK_ERF_P6 7.933493907330558e-05f
+// nodes; measured error against double erf is below 1.2e-7 relative over the whole float range.
+#define CK_ERF_C0_HI 1.128379225730896f
+#define CK_ERF_C0_LO -5.8635382771399236e-08f
+#define CK_ERF_P0 -0.37612637877464294f
+#define CK_ERF_P1 0.11283762753009796f
+#define CK_ERF_P2 -0.02686231955885887f
+#define CK_ERF_P3 0.005206141155213118f
+#define CK_ERF_P4 -0.0008178656571544707f
+#define CK_ERF_P5 8.443251135759056e-05f
 #define CK_ERF_Q0 0.21080635488033295f
 #define CK_ERF_Q1 -0.0743476003408432f
 #define CK_ERF_Q2 0.024938203394412994f
@@ -71,14 +73,14 @@ CK_TARGET_AVX2 CK_INLINE __m256 ck256_erf(__m256 x) {
     __m256 sign = _mm256_and_ps(x, sign_mask);
     __m256 a = _mm256_andnot_ps(sign_mask, x);
     __m256 z = _mm256_mul_ps(a, a);
-    __m256 p = _mm256_set1_ps(CK_ERF_P6);
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P5));
+    __m256 p = _mm256_set1_ps(CK_ERF_P5);
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P4));
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P3));
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P2));
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P1));
     p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(CK_ERF_P0));
-    __m256 small = _mm256_mul_ps(a, p);
+    __m256 tail = _mm256_fmadd_ps(z, p, _mm256_set1_ps(CK_ERF_C0_LO));
+    __m256 small = _mm256_fmadd_ps(a, _mm256_set1_ps(CK_ERF_C0_HI), _mm256_mul_ps(a, tail));
     __m256 u = _mm256_sub_ps(_mm256_min_ps(a, _mm256_set1_ps(4.0f)), _mm256_set1_ps(CK_ERF_SHIFT));
     __m256 q = _mm256_set1_ps(CK_ERF_Q10);
     q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(CK_ERF_Q9));
@@ -145,14 +147,14 @@ CK_TARGET_AVX512 CK_INLINE __m512 ck512_erf(__m512 x) {
     __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), sign_bits);
     __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign_bits, _mm512_castps_si512(x)));
     __m512 z = _mm512_mul_ps(a, a);
-    __m512 p = _mm512_set1_ps(CK_ERF_P6);
-    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P5));
+    __m512 p = _mm512_set1_ps(CK_ERF_P5);
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P4));
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P3));
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P2));
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P1));
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(CK_ERF_P0));
-    __m512 small = _mm512_mul_ps(a, p);
+    __m512 tail = _mm512_fmadd_ps(z, p, _mm512_set1_ps(CK_ERF_C0_LO));
+    __m512 small = _mm512_fmadd_ps(a, _mm512_set1_ps(CK_ERF_C0_HI), _mm512_mul_ps(a, tail));
     __m512 u = _mm512_sub_ps(_mm512_min_ps(a, _mm512_set1_ps(4.0f)), _mm512_set1_ps(CK_ERF_SHIFT));
     __m512 q = _mm512_set1_ps(CK_ERF_Q10);
     q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(CK_ERF_Q9));

