@@ -32,7 +32,8 @@ public struct RopeTable: Sendable {
     public init(headDim: Int, positions: Int, base: Double) throws(OpsError) {
         try Ops.require(headDim >= 2 && headDim % 2 == 0, "RopeTable", "headDim", headDim, "even and >= 2")
         try Ops.require(positions >= 1, "RopeTable", "positions", positions, ">= 1")
-        try Ops.require(base > 1, "RopeTable", "base", Int(base), "> 1")
+        try Ops.require(base.isFinite && base > 1, "RopeTable", "base", Int(exactly: base.rounded(.down)) ?? 0,
+                        "finite and > 1")
         self.headDim = headDim
         self.positions = positions
         self.base = base
