@@ -221,7 +221,10 @@ static ptrdiff_t visible_keys(const ck_attention_args *a, ptrdiff_t t) {
     return n < a->n_keys ? n : a->n_keys;
 }
 
-static void transpose_key_tile(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn, float *kt) {
+/// Writes keys [0, nk) of a tile (rows k_stride apart) transposed into kt [D][KT], zero-padded to KT keys.
+typedef void (*transpose_fn)(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn, float *kt);
+
+static void transpose_scalar(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn, float *kt) {
     for (ptrdiff_t j = 0; j < nk; j++) {
         const float *kj = k + j * k_stride;
         for (ptrdiff_t d = 0; d < dn; d++) kt[d * KT + j] = kj[d];
@@ -229,6 +232,51 @@ static void transpose_key_tile(const float *k, ptrdiff_t k_stride, ptrdiff_t nk,
     for (ptrdiff_t j = nk; j < KT; j++)
         for (ptrdiff_t d = 0; d < dn; d++) kt[d * KT + j] = 0.0f;
 }
+
+#ifdef CK_OPS_X86
+/// 16 x 16 blocks in registers: whole-cache-line loads of each key row, then 64 shuffles per block
+/// (32-bit and 64-bit interleaves inside 128-bit lanes, then two rounds of 128-bit lane exchanges).
+CK_TARGET_AVX512 static void transpose_avx512(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn,
+                                              float *kt) {
+    for (ptrdiff_t c = 0; c < dn; c += 16) {
+        __mmask16 dmask = ck512_tail_mask(dn - c);
+        __m512 r[16], a[16], b[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = j < nk ? _mm512_maskz_loadu_ps(dmask, k + j * k_stride + c) : _mm512_setzero_ps();
+        // a[2i], a[2i+1], lane L: rows 2i, 2i+1 interleaved at d = 4L, 4L+1 and 4L+2, 4L+3.
+        for (int i = 0; i < 8; i++) {
+            a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        // b[4g + e], lane L: rows 4g ... 4g+3 at d = 4L + e.
+        for (int g = 0; g < 4; g++) {
+            __m512d lo0 = _mm512_castps_pd(a[4 * g]), hi0 = _mm512_castps_pd(a[4 * g + 2]);
+            __m512d lo1 = _mm512_castps_pd(a[4 * g + 1]), hi1 = _mm512_castps_pd(a[4 * g + 3]);
+            b[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo0, hi0));
+            b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo0, hi0));
+            b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo1, hi1));
+            b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo1, hi1));
+        }
+        // For each e, lanes form a 4 x 4 transpose across b[e], b[4+e], b[8+e], b[12+e]: column d = 4L + e.
+        for (int e = 0; e < 4; e++) {
+            __m512 x0 = _mm512_shuffle_f32x4(b[e], b[4 + e], _MM_SHUFFLE(1, 0, 1, 0));
+            __m512 x1 = _mm512_shuffle_f32x4(b[e], b[4 + e], _MM_SHUFFLE(3, 2, 3, 2));
+            __m512 x2 = _mm512_shuffle_f32x4(b[8 + e], b[12 + e], _MM_SHUFFLE(1, 0, 1, 0));
+            __m512 x3 = _mm512_shuffle_f32x4(b[8 + e], b[12 + e], _MM_SHUFFLE(3, 2, 3, 2));
+            __m512 col[4] = {
+                _mm512_shuffle_f32x4(x0, x2, _MM_SHUFFLE(2, 0, 2, 0)),
+                _mm512_shuffle_f32x4(x0, x2, _MM_SHUFFLE(3, 1, 3, 1)),
+                _mm512_shuffle_f32x4(x1, x3, _MM_SHUFFLE(2, 0, 2, 0)),
+                _mm512_shuffle_f32x4(x1, x3, _MM_SHUFFLE(3, 1, 3, 1)),
+            };
+            for (int lane = 0; lane < 4; lane++) {
+                ptrdiff_t d = c + 4 * lane + e;
+                if (d < dn) _mm512_storeu_ps(kt + d * KT, col[lane]);
+            }
+        }
+    }
+}
+#endif
 
 /// Asks early for the key and value rows [kb, kb + KT) of kv heads [g0, g1). Rows sit a whole token row apart
 /// (often a page or more), which the hardware prefetchers do not follow.
@@ -248,6 +296,7 @@ static void prefetch_tile(const ck_attention_args *a, ptrdiff_t g0, ptrdiff_t g1
 /// What one call computes: the kernels of its level, the keys it covers, and where results go.
 typedef struct {
     quad_update_fn update;
+    transpose_fn transpose;
     ptrdiff_t k0, k1;        // key range [k0, k1) (all keys for ck_attention_f32)
     float *part_acc;         // NULL: normalised rows into args->out; else unnormalised partial rows here
     float *part_ml;          // partial running max and sum, two floats per row
@@ -277,7 +326,7 @@ static void attend_block(const ck_attention_args *a, const attention_job *job, p
         ptrdiff_t nk = key_end - kb < KT ? key_end - kb : KT;
         prefetch_tile(a, g0, g1, kb + KT, key_end);
         for (ptrdiff_t g = g0; g < g1; g++) {
-            transpose_key_tile(a->k + kb * a->k_stride + g * dn, a->k_stride, nk, dn, kt);
+            job->transpose(a->k + kb * a->k_stride + g * dn, a->k_stride, nk, dn, kt);
             key_tile tile = {kt, a->v + kb * a->v_stride + g * dn, a->v_stride, dn, a->scale};
             ptrdiff_t hs = g * group > ha ? g * group : ha, he = (g + 1) * group < hb ? (g + 1) * group : hb;
             // Rows of this kv head: (t, h) for t in [ta, tb), h in [hs, he), four at a time.
@@ -326,13 +375,19 @@ static void attend_block(const ck_attention_args *a, const attention_job *job, p
     }
 }
 
-static quad_update_fn quad_update_for_level(void) {
+/// The kernels of the active level, and the keys and outputs of a whole call.
+static attention_job job_for_level(ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t t0, ptrdiff_t h0, ptrdiff_t h1) {
+    attention_job job = {quad_update_scalar, transpose_scalar, k0, k1, NULL, NULL, t0, h0, h1};
 #ifdef CK_OPS_X86
     ck_level level = ck_active_level();
-    if (level >= CK_LEVEL_AVX512) return quad_update_avx512;
-    if (level >= CK_LEVEL_AVX2) return quad_update_avx2;
+    if (level >= CK_LEVEL_AVX512) {
+        job.update = quad_update_avx512;
+        job.transpose = transpose_avx512;
+    } else if (level >= CK_LEVEL_AVX2) {
+        job.update = quad_update_avx2;
+    }
 #endif
-    return quad_update_scalar;
+    return job;
 }
 
 static void run_job(const ck_attention_args *a, const attention_job *job, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0,
@@ -360,7 +415,7 @@ static void run_job(const ck_attention_args *a, const attention_job *job, ptrdif
 void ck_attention_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_t h1, ptrdiff_t t0, ptrdiff_t t1,
                       float *scratch) {
     if (h0 >= h1 || t0 >= t1) return;
-    attention_job job = {quad_update_for_level(), 0, a->n_keys, NULL, NULL, t0, h0, h1};
+    attention_job job = job_for_level(0, a->n_keys, t0, h0, h1);
     run_job(a, &job, h0, h1, t0, t1, scratch);
 }
 
@@ -369,7 +424,9 @@ void ck_attention_partial_f32(const ck_attention_args *a, ptrdiff_t h0, ptrdiff_
     if (h0 >= h1 || t0 >= t1) return;
     if (k0 < 0) k0 = 0;
     if (k1 > a->n_keys) k1 = a->n_keys;
-    attention_job job = {quad_update_for_level(), k0, k1, part_acc, part_ml, t0, h0, h1};
+    attention_job job = job_for_level(k0, k1, t0, h0, h1);
+    job.part_acc = part_acc;
+    job.part_ml = part_ml;
     ptrdiff_t rows = (t1 - t0) * (h1 - h0);
     if (k0 >= k1) {  // no keys: an empty partial
         memset(part_acc, 0, (size_t)(rows * a->head_dim) * sizeof(float));
