@@ -234,6 +234,37 @@ static void transpose_scalar(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, p
 }
 
 #ifdef CK_OPS_X86
+/// 8 x 8 blocks in registers (keys 0-7 and 8-15 of the tile separately): one load per key row and d chunk,
+/// 32-bit interleaves, 64-bit shuffles, then 128-bit lane exchanges.
+CK_TARGET_AVX2 static void transpose_avx2(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn, float *kt) {
+    for (ptrdiff_t c = 0; c < dn; c += 8) {
+        __m256i dmask = ck256_tail_mask(dn - c);
+        for (int half = 0; half < 2; half++) {
+            __m256 r[8], t[8], u[8];
+            for (int j = 0; j < 8; j++) {
+                ptrdiff_t key = 8 * half + j;
+                r[j] = key < nk ? _mm256_maskload_ps(k + key * k_stride + c, dmask) : _mm256_setzero_ps();
+            }
+            for (int i = 0; i < 4; i++) {
+                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            // u[4g + e], lane L: keys 4g ... 4g+3 at d = 4L + e.
+            for (int g = 0; g < 2; g++) {
+                u[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+            }
+            for (int e = 0; e < 4; e++) {
+                ptrdiff_t d0 = c + e, d1 = c + 4 + e;
+                if (d0 < dn) _mm256_storeu_ps(kt + d0 * KT + 8 * half, _mm256_permute2f128_ps(u[e], u[4 + e], 0x20));
+                if (d1 < dn) _mm256_storeu_ps(kt + d1 * KT + 8 * half, _mm256_permute2f128_ps(u[e], u[4 + e], 0x31));
+            }
+        }
+    }
+}
+
 /// 16 x 16 blocks in registers: whole-cache-line loads of each key row, then 64 shuffles per block
 /// (32-bit and 64-bit interleaves inside 128-bit lanes, then two rounds of 128-bit lane exchanges).
 CK_TARGET_AVX512 static void transpose_avx512(const float *k, ptrdiff_t k_stride, ptrdiff_t nk, ptrdiff_t dn,
@@ -385,6 +416,7 @@ static attention_job job_for_level(ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t t0, ptr
         job.transpose = transpose_avx512;
     } else if (level >= CK_LEVEL_AVX2) {
         job.update = quad_update_avx2;
+        job.transpose = transpose_avx2;
     }
 #endif
     return job;
