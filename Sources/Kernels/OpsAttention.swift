@@ -50,8 +50,9 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 extension Ops {
-    /// Floats of scratch one attention call needs (per thread), for ``attention(q:k:v:out:shape:heads:queries:scratch:)``
-    /// and ``attentionPartial(q:k:v:shape:heads:queries:keys:partial:stats:scratch:)``.
+    /// Floats of scratch one attention call needs (per thread), for
+    /// ``attention(q:k:v:out:shape:heads:queries:scratch:)`` and
+    /// ``attentionPartial(q:k:v:shape:heads:queries:keys:partial:stats:scratch:)``.
     public static func attentionScratchCount(headDim: Int) -> Int {
         Int(ck_attention_scratch_floats(headDim))
     }
