@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Swift layers.
+        .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
         .target(
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

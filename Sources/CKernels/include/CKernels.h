@@ -2,4 +2,10 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include "ck_cpu.h"
+#include "ck_ops_activation.h"
+#include "ck_ops_attention.h"
+#include "ck_ops_norm.h"
+#include "ck_ops_pixel_shuffle.h"
+#include "ck_ops_rope.h"
+#include "ck_ops_softmax.h"
 #endif
