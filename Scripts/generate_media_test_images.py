@@ -105,6 +105,9 @@ expect(write_png("palette8_trns", samples(15, 1), 8, 3,
 expect(write_png("palette4", samples(15, 1), 4, 3, extra_chunks=[(b"PLTE", palette.tobytes())]))
 expect(write_png("palette1_interlaced", samples(1, 1), 1, 3, interlace=True,
                  extra_chunks=[(b"PLTE", palette[:2].tobytes())]))
+# Indices past the PLTE entries: Pillow gives black.
+expect(write_png("palette_out_of_range", np.array([[[0], [1], [2], [5], [200]]]), 8, 3,
+                 extra_chunks=[(b"PLTE", bytes([10, 20, 30, 40, 50, 60, 70, 80, 90]))]))
 
 # JPEGs written by Pillow (libjpeg-turbo): YCbCr 4:2:0, grayscale, CMYK (Adobe APP14, Pillow's inverted convention).
 smooth = np.zeros((24, 40, 3), np.uint8)

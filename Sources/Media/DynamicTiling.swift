@@ -44,11 +44,18 @@ public struct DynamicTiling: Sendable {
         guard (1...65_536).contains(imageSize) else {
             throw MediaError.invalidParameter(name: "imageSize", value: imageSize, allowed: 1...65_536)
         }
+        self.init(checkedMinTiles: minTiles, maxTiles: maxTiles, imageSize: imageSize, useThumbnail: useThumbnail)
+    }
+
+    private init(checkedMinTiles minTiles: Int, maxTiles: Int, imageSize: Int, useThumbnail: Bool) {
         self.minTiles = minTiles
         self.maxTiles = maxTiles
         self.imageSize = imageSize
         self.useThumbnail = useThumbnail
     }
+
+    /// The model card's `load_image` settings: 1 to 12 tiles of 448 px, thumbnail appended.
+    public static let modelCard = DynamicTiling(checkedMinTiles: 1, maxTiles: 12, imageSize: 448, useThumbnail: true)
 
     /// The candidate grids in the order the reference walks them: the Python set of (i, j) with
     /// `minTiles <= i*j <= maxTiles`, stably sorted by i*j. For `minTiles == 1` this is the table copied from

@@ -10,7 +10,7 @@ import Testing
         "gray1.png", "gray2.png", "gray4.png", "gray8.png", "gray16.png", "gray8_trns.png",
         "rgb8.png", "rgb16.png", "rgba8.png", "rgba16.png", "la8.png", "la16.png",
         "rgb8_interlaced.png", "gray4_interlaced.png", "rgba16_interlaced.png",
-        "palette8_trns.png", "palette4.png", "palette1_interlaced.png",
+        "palette8_trns.png", "palette4.png", "palette1_interlaced.png", "palette_out_of_range.png",
         "ycc420.jpg", "gray.jpg", "cmyk.jpg",
     ]
 

@@ -79,6 +79,11 @@ import Testing
         #expect(try DynamicTiling(maxTiles: 12, useThumbnail: false).tiles(of: wide).tiles.count == 2)
     }
 
+    @Test func modelCardDefaults() {
+        let tiling = DynamicTiling.modelCard
+        #expect(tiling.minTiles == 1 && tiling.maxTiles == 12 && tiling.imageSize == 448 && tiling.useThumbnail)
+    }
+
     @Test func parametersOutsideRangeAreRejected() {
         #expect(throws: MediaError.invalidParameter(name: "maxTiles", value: 0, allowed: 1...40)) {
             try DynamicTiling(maxTiles: 0)
