@@ -58,8 +58,10 @@ public enum PillowBicubicResize {
         return 0.0
     }
 
-    private static func clip8(_ accumulator: Int) -> UInt8 {
-        let value = accumulator >> precisionBits
+    /// Pillow's `clip8`: drop the fraction bits (arithmetic shift), clamp to 0...255. Accumulators are 32-bit
+    /// like Pillow's `int`: 255 * (sum of |weights|) stays far below 2^31 for the bicubic kernel.
+    private static func clip8(_ accumulator: Int32) -> UInt8 {
+        let value = accumulator >> Int32(precisionBits)
         return value < 0 ? 0 : value > 255 ? 255 : UInt8(value)
     }
 
@@ -68,28 +70,34 @@ public enum PillowBicubicResize {
         let outWidth = windows.outputSize
         let ksize = windows.maxTaps
         var out = [UInt8](repeating: 0, count: outWidth * rows.count * 3)
-        let half = 1 << (precisionBits - 1)
+        let half = Int32(1) << Int32(precisionBits - 1)
         input.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 windows.weights.withUnsafeBufferPointer { weights in
-                    for (outRow, row) in rows.enumerated() {
-                        let rowBase = row * inputWidth * 3
-                        let outBase = outRow * outWidth * 3
-                        for xx in 0..<outWidth {
-                            let start = windows.start[xx]
-                            let count = windows.count[xx]
-                            let k = xx * ksize
-                            var s0 = half, s1 = half, s2 = half
-                            for x in 0..<count {
-                                let w = Int(weights[k + x])
-                                let p = rowBase + (start + x) * 3
-                                s0 += Int(src[p]) * w
-                                s1 += Int(src[p + 1]) * w
-                                s2 += Int(src[p + 2]) * w
+                    windows.start.withUnsafeBufferPointer { starts in
+                        windows.count.withUnsafeBufferPointer { counts in
+                            guard let source = src.baseAddress, let target = dst.baseAddress,
+                                  let kernel = weights.baseAddress else { return }
+                            for (outRow, row) in rows.enumerated() {
+                                let sourceRow = source + row * inputWidth * 3
+                                var pixel = target + outRow * outWidth * 3
+                                for xx in 0..<outWidth {
+                                    var p = sourceRow + starts[xx] * 3
+                                    let k = kernel + xx * ksize
+                                    var s0 = half, s1 = half, s2 = half
+                                    for x in 0..<counts[xx] {
+                                        let w = k[x]
+                                        s0 = s0 &+ Int32(p[0]) &* w
+                                        s1 = s1 &+ Int32(p[1]) &* w
+                                        s2 = s2 &+ Int32(p[2]) &* w
+                                        p += 3
+                                    }
+                                    pixel[0] = clip8(s0)
+                                    pixel[1] = clip8(s1)
+                                    pixel[2] = clip8(s2)
+                                    pixel += 3
+                                }
                             }
-                            dst[outBase + xx * 3] = clip8(s0)
-                            dst[outBase + xx * 3 + 1] = clip8(s1)
-                            dst[outBase + xx * 3 + 2] = clip8(s2)
                         }
                     }
                 }
@@ -105,25 +113,24 @@ public enum PillowBicubicResize {
         let ksize = windows.maxTaps
         let rowBytes = width * 3
         var out = [UInt8](repeating: 0, count: rowBytes * outHeight)
-        let half = 1 << (precisionBits - 1)
-        var accumulators = [Int](repeating: 0, count: rowBytes)
+        let half = Int32(1) << Int32(precisionBits - 1)
+        var accumulators = [Int32](repeating: 0, count: rowBytes)
         input.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                windows.weights.withUnsafeBufferPointer { weights in
-                    accumulators.withUnsafeMutableBufferPointer { acc in
-                        for yy in 0..<outHeight {
-                            let start = windows.start[yy] - rowOffset
-                            let count = windows.count[yy]
-                            let k = yy * ksize
-                            for i in 0..<rowBytes { acc[i] = half }
-                            for y in 0..<count {
-                                let w = Int(weights[k + y])
-                                let base = (start + y) * rowBytes
-                                for i in 0..<rowBytes { acc[i] += Int(src[base + i]) * w }
-                            }
-                            let outBase = yy * rowBytes
-                            for i in 0..<rowBytes { dst[outBase + i] = clip8(acc[i]) }
+                accumulators.withUnsafeMutableBufferPointer { acc in
+                    guard let source = src.baseAddress, let target = dst.baseAddress,
+                          let sums = acc.baseAddress else { return }
+                    for yy in 0..<outHeight {
+                        let start = windows.start[yy] - rowOffset
+                        let k = yy * ksize
+                        for i in 0..<rowBytes { sums[i] = half }
+                        for y in 0..<windows.count[yy] {
+                            let w = windows.weights[k + y]
+                            let row = source + (start + y) * rowBytes
+                            for i in 0..<rowBytes { sums[i] = sums[i] &+ Int32(row[i]) &* w }
                         }
+                        let outRow = target + yy * rowBytes
+                        for i in 0..<rowBytes { outRow[i] = clip8(sums[i]) }
                     }
                 }
             }
