@@ -42,7 +42,12 @@ static void cis_copy_message(const cis_read_context *context, char *error, size_
 /// Creates the read structs; applies the unpacking and de-interlacing transforms; fills `info`.
 /// Must be called after setjmp has been armed by the caller.
 static void cis_setup_and_read_info(png_structp png, png_infop png_info, cis_png_info *info) {
+    // Like Pillow: a bad CRC in any chunk before the image data is an error (libpng would only warn for
+    // ancillary chunks) ...
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_read_info(png, png_info);
+    // ... while IDAT checksums are not verified (Pillow skips them), so image data with a bad CRC is used.
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_ERROR_QUIT);
     png_uint_32 width = 0, height = 0;
     int bit_depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(png, png_info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);

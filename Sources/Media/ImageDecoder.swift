@@ -8,19 +8,31 @@ public struct ImageDecoder: Sendable {
     /// The default pixel limit (width * height): 40 million.
     public static let defaultMaxPixels = 40_000_000
 
+    /// The default file size limit: 256 MiB.
+    public static let defaultMaxFileBytes = 256 << 20
+
     /// Images with more pixels than this are refused (decompression-bomb guard).
     public var maxPixels: Int
+    /// Files larger than this are refused before they are read.
+    public var maxFileBytes: Int
 
-    /// A decoder refusing images above `maxPixels` pixels.
-    public init(maxPixels: Int = ImageDecoder.defaultMaxPixels) {
+    /// A decoder refusing images above `maxPixels` pixels and files above `maxFileBytes` bytes.
+    public init(maxPixels: Int = ImageDecoder.defaultMaxPixels, maxFileBytes: Int = ImageDecoder.defaultMaxFileBytes) {
         self.maxPixels = maxPixels
+        self.maxFileBytes = maxFileBytes
     }
 
     /// Reads and decodes the file at `path`.
     public func decode(path: String) throws -> RGBImage {
         let bytes: [UInt8]
         do {
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            if size > maxFileBytes {
+                throw MediaError.fileTooLarge(file: path, bytes: size, limit: maxFileBytes)
+            }
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch let error as MediaError {
+            throw error
         } catch {
             throw MediaError.unreadable(file: path, reason: Self.reason(of: error))
         }
@@ -30,6 +42,9 @@ public struct ImageDecoder: Sendable {
     /// Decodes an in-memory file; `name` is used in error messages.
     public func decode(bytes: [UInt8], name: String) throws -> RGBImage {
         if bytes.isEmpty { throw MediaError.emptyFile(file: name) }
+        if bytes.count > maxFileBytes {
+            throw MediaError.fileTooLarge(file: name, bytes: bytes.count, limit: maxFileBytes)
+        }
         switch ImageFormat.sniff(bytes) {
         case .png:
             return try PNGDecoder.decode(bytes, file: name, maxPixels: maxPixels)

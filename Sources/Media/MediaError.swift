@@ -5,6 +5,8 @@ public enum MediaError: Error, Equatable, CustomStringConvertible {
     case unreadable(file: String, reason: String)
     /// The file has zero bytes.
     case emptyFile(file: String)
+    /// The file is larger than the decoder's `maxFileBytes`; it was not read.
+    case fileTooLarge(file: String, bytes: Int, limit: Int)
     /// The first bytes match no supported format (PNG, JPEG).
     case unknownFormat(file: String, leadingBytes: String)
     /// The header declares more pixels than allowed (decompression-bomb guard); nothing was allocated.
@@ -24,6 +26,8 @@ public enum MediaError: Error, Equatable, CustomStringConvertible {
             return "\(file): cannot read file (\(reason))"
         case let .emptyFile(file):
             return "\(file): file is empty (0 bytes)"
+        case let .fileTooLarge(file, bytes, limit):
+            return "\(file): file is \(bytes) bytes, over the limit maxFileBytes = \(limit)"
         case let .unknownFormat(file, leadingBytes):
             return "\(file): unknown image format (first bytes \(leadingBytes); supported: PNG, JPEG)"
         case let .tooManyPixels(file, width, height, limit):

@@ -7,7 +7,8 @@ import CImageSupport
 /// * RGB / RGBA / gray+alpha 16 bit: the high byte of each big-endian sample (`RGB;16B`, `RGBA;16B`, `LA;16B`);
 /// * any alpha channel and any tRNS chunk are dropped, never composited;
 /// * palette: index looked up in PLTE; an index past the PLTE entries gives black (0, 0, 0);
-/// * no gamma (gAMA, sRGB, iCCP) or sBIT correction; Adam7 interlacing is undone.
+/// * no gamma (gAMA, sRGB, iCCP) or sBIT correction; Adam7 interlacing is undone;
+/// * a bad CRC in a chunk before the image data is an error, a bad IDAT CRC is ignored (as Pillow does).
 enum PNGDecoder {
     private static let errorCapacity = 512
 

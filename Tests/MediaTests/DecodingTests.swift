@@ -109,6 +109,33 @@ import Testing
         }
     }
 
+    @Test func fileOverByteLimitIsNotRead() throws {
+        let path = FixtureFiles.golden("images/chelsea.png")
+        let size = try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let decoder = ImageDecoder(maxFileBytes: 1000)
+        #expect(throws: MediaError.fileTooLarge(file: path, bytes: size, limit: 1000)) { try decoder.decode(path: path) }
+        #expect(MediaError.fileTooLarge(file: "a.png", bytes: 2000, limit: 1000).description
+                == "a.png: file is 2000 bytes, over the limit maxFileBytes = 1000")
+    }
+
+    /// Pillow verifies the CRC of every chunk before the image data, but not of IDAT chunks.
+    @Test func chunkChecksumsAreCheckedLikePillow() throws {
+        let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: FixtureFiles.resource("rgb8.png"))))
+        let expected = try NpyArray(path: FixtureFiles.resource("rgb8.expected.npy")).bytes
+        let chunks = chunkOffsets(png)
+        let idat = try #require(chunks.first { $0.type == "IDAT" })
+        var badIDATChecksum = png
+        badIDATChecksum[idat.crcOffset] ^= 0xFF
+        #expect(try ImageDecoder().decode(bytes: badIDATChecksum, name: "idat.png").pixels == expected)
+
+        let gamma = try #require(chunks.first { $0.type == "gAMA" })
+        var badGammaChecksum = png
+        badGammaChecksum[gamma.crcOffset] ^= 0xFF
+        let error = try decodeError(badGammaChecksum, name: "gama.png")
+        guard case let .corrupt(file, format, detail) = error else { Issue.record("got \(error)"); return }
+        #expect(file == "gama.png" && format == "PNG" && detail.contains("CRC"))
+    }
+
     @Test func unknownFormatIsTypedError() {
         let gif = Array("GIF89a".utf8) + [1, 0, 1, 0, 0, 0, 0]
         #expect(throws: MediaError.unknownFormat(file: "a.gif", leadingBytes: "47 49 46 38 39 61 01 00")) {
@@ -201,6 +228,19 @@ import Testing
         let url = directory.appendingPathComponent(name)
         try Data(contents).write(to: url)
         return url.path
+    }
+
+    /// Chunk types and the offsets of their CRC fields.
+    private func chunkOffsets(_ png: [UInt8]) -> [(type: String, crcOffset: Int)] {
+        var chunks: [(type: String, crcOffset: Int)] = []
+        var offset = 8
+        while offset + 8 <= png.count {
+            let length = Int(png[offset]) << 24 | Int(png[offset + 1]) << 16 | Int(png[offset + 2]) << 8 | Int(png[offset + 3])
+            let type = String(decoding: png[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            chunks.append((type, offset + 8 + length))
+            offset += 12 + length
+        }
+        return chunks
     }
 
     private func bigEndian(_ value: UInt32) -> [UInt8] {
