@@ -27,11 +27,14 @@ let package = Package(
 
         // Hand-written SIMD kernels with run-time CPU dispatch (clang: AMX tile code needs it).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // libpng read helper that owns libpng's setjmp/longjmp error handling (never crosses Swift frames).
+        .target(name: "CImageSupport", dependencies: ["CImageCodecs"], linkerSettings: [.linkedLibrary("png16")]),
 
         // Swift layers.
         .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
+        .target(name: "Media", dependencies: ["CImageCodecs", "CImageSupport"]),
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -59,6 +62,10 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(
+            name: "MediaTests",
+            dependencies: ["Media", "CImageCodecs"],
+            exclude: ["Resources"]),
     ],
     swiftLanguageModes: [.v5]
 )
