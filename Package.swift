@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "internvl", targets: ["internvl"]),
+        .library(name: "InternVL", targets: ["InternVL"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
     ],
     dependencies: [
@@ -45,10 +46,11 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
         .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Models"]),
         .executableTarget(
             name: "internvl",
             dependencies: [
-                "SystemInfo", "Checkpoint", "Tokenizer", "Cluster", "ModelFactory",
+                "SystemInfo", "Checkpoint", "Tokenizer", "Media", "Models", "InternVL", "Cluster", "ModelFactory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Checkpoint
 import Cluster
+import InternVL
+import Media
+import Models
+import Tokenizer
 import Foundation
 
 /// How the CLI reports a failure: one line on stderr and an exit code (2 for bad input, 1 for runtime failures).
@@ -8,7 +12,9 @@ enum ErrorReporting {
     /// Whether `error` is about the user's input (a file, a flag value, a limit) rather than a runtime failure.
     static func isInputError(_ error: Error) -> Bool {
         switch error {
-        case is CheckpointError, is ClusterConfigurationError, is InputError: return true
+        case is CheckpointError, is ClusterConfigurationError, is InputError, is InternVLError, is MediaError,
+             is TokenizerError, is ModelError:
+            return true
         case let error as ClusterRuntimeError: return error.kind != .timeout
         default: return false
         }

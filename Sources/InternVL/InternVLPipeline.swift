@@ -1,0 +1,248 @@
+import Checkpoint
+import Foundation
+import Media
+import Models
+import Tokenizer
+
+/// InternVL2 in one process: load a model directory once, then ask questions about images, videos and text.
+///
+/// ```swift
+/// let pipeline = try InternVLPipeline(modelDirectory: URL(fileURLWithPath: "/models/InternVL2-8B"))
+/// let answer = try pipeline.respond(to: ChatRequest(question: "Describe the image.", images: [.file("cat.jpg")]))
+/// print(answer.text)
+/// ```
+///
+/// Requests run one at a time (the model reuses its scratch buffers); calls from several threads are serialized.
+public final class InternVLPipeline: @unchecked Sendable {
+    /// Limits that protect the process from oversized input.
+    public struct Limits: Sendable, Equatable {
+        /// Largest decoded image, in pixels (decompression-bomb guard).
+        public var maxImagePixels: Int
+        /// Largest prompt, in tokens (images included).
+        public var maxPromptTokens: Int
+
+        public init(maxImagePixels: Int = ImageDecoder.defaultMaxPixels, maxPromptTokens: Int = 8192) {
+            self.maxImagePixels = maxImagePixels
+            self.maxPromptTokens = maxPromptTokens
+        }
+    }
+
+    public let configuration: InternVLConfiguration
+    public let tokenizer: InternLM2Tokenizer
+    public let limits: Limits
+    let model: InternVLModel
+    private let lock = NSLock()
+    private let imageContextID: Int
+    private let stopID: Int
+
+    /// Loads config.json, the tokenizer files and all weights of `modelDirectory`.
+    public init(modelDirectory: URL, limits: Limits = Limits()) throws {
+        configuration = try InternVLConfiguration(directory: modelDirectory)
+        tokenizer = try InternLM2Tokenizer(directory: modelDirectory)
+        model = try InternVLModel(directory: modelDirectory)
+        self.limits = limits
+        guard let context = tokenizer.id(of: InternVLPromptBuilder.imageContextToken) else {
+            throw InternVLError.tokenizerLacks(InternVLPromptBuilder.imageContextToken)
+        }
+        let template = ChatTemplate.named(configuration.template) ?? .internLM2Chat
+        guard let stop = tokenizer.id(of: template.stopToken) else { throw InternVLError.tokenizerLacks(template.stopToken) }
+        imageContextID = context
+        stopID = stop
+    }
+
+    /// The prompt builder for a request (system message: the request's, the config's, or the template default).
+    func promptBuilder(systemMessage: String?) -> InternVLPromptBuilder {
+        let template = ChatTemplate.named(configuration.template) ?? .internLM2Chat
+        return InternVLPromptBuilder(template: template,
+                                     systemMessage: systemMessage ?? configuration.systemMessage ?? ChatTemplate.internVLSystemMessage,
+                                     imageTokensPerTile: configuration.imageTokensPerTile)
+    }
+
+    /// Answers `request`. `onText` receives the response text as it is generated (complete characters only).
+    public func respond(to request: ChatRequest, onText: ((String) -> Void)? = nil) throws -> ChatResponse {
+        try lock.withLock { try respondLocked(to: request, onText: onText) }
+    }
+
+    /// Answers independent requests one after another (each with its own images and settings).
+    public func respond(toBatch requests: [ChatRequest]) throws -> [ChatResponse] {
+        try requests.map { try respond(to: $0) }
+    }
+
+    /// Streams the response text of `request` as it is generated.
+    public func stream(_ request: ChatRequest) -> AsyncThrowingStream<String, Error> {
+        AsyncThrowingStream { continuation in
+            let thread = Thread { [self] in
+                do {
+                    _ = try respond(to: request) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// A multi-turn conversation that keeps its history (and re-sends its images, as the reference does).
+    public func session(systemMessage: String? = nil, maxTiles: Int? = nil) -> ChatSession {
+        ChatSession(pipeline: self, systemMessage: systemMessage, maxTiles: maxTiles)
+    }
+
+    private func respondLocked(to request: ChatRequest, onText: ((String) -> Void)?) throws -> ChatResponse {
+        var timings = Timings()
+        let settings = request.settings
+        guard settings.maxNewTokens >= 1 else {
+            throw InternVLError.invalidSetting(name: "max_new_tokens", value: "\(settings.maxNewTokens)", rule: "must be at least 1")
+        }
+        guard settings.temperature >= 0, settings.temperature.isFinite else {
+            throw InternVLError.invalidSetting(name: "temperature", value: "\(settings.temperature)", rule: "must be >= 0")
+        }
+        if !request.images.isEmpty && !request.videoFrames.isEmpty {
+            throw InternVLError.invalidSetting(name: "images", value: "\(request.images.count) images and a video",
+                                               rule: "give images or video frames, not both")
+        }
+
+        // Images and video frames -> pixel values, tiles per image.
+        var clock = ContinuousClock.now
+        let maxTiles = request.maxTiles ?? configuration.maxDynamicPatch
+        let decoder = ImageDecoder(maxPixels: limits.maxImagePixels)
+        var pixelValues: [Float] = []
+        var tilesPerImage: [Int] = []
+        var question = request.question
+        if !request.videoFrames.isEmpty {
+            let loader = ImageLoader(decoder: decoder, tiling: try DynamicTiling(minTiles: 1, maxTiles: 1,
+                                     imageSize: configuration.imageSize, useThumbnail: configuration.useThumbnail))
+            for frame in request.videoFrames {
+                let (_, values) = loader.preprocess(frame)
+                pixelValues += values.values
+                tilesPerImage.append(values.tileCount)
+            }
+            question = InternVLPromptBuilder.videoQuestion(question, frameCount: request.videoFrames.count)
+        } else if !request.images.isEmpty {
+            let loader = ImageLoader(decoder: decoder, tiling: try DynamicTiling(
+                minTiles: configuration.minDynamicPatch, maxTiles: maxTiles, imageSize: configuration.imageSize,
+                useThumbnail: configuration.useThumbnail))
+            for image in request.images {
+                let values: PixelValues
+                switch image {
+                case .file(let path): values = try loader.load(path: path).pixelValues
+                case .encoded(let bytes, let name): values = try loader.load(bytes: bytes, name: name).pixelValues
+                case .pixels(let rgb): values = loader.preprocess(rgb).pixelValues
+                }
+                pixelValues += values.values
+                tilesPerImage.append(values.tileCount)
+            }
+            if !request.combineImages && request.history == nil {
+                question = InternVLPromptBuilder.questionForImages(question, imageCount: request.images.count)
+            }
+        }
+        let blockTiles = request.combineImages ? [tilesPerImage.reduce(0, +)] : tilesPerImage
+        timings.preprocess = seconds(since: &clock)
+
+        // Prompt.
+        let prompt = try promptBuilder(systemMessage: request.systemMessage)
+            .chatPrompt(question: question, history: request.history, imageTileCounts: blockTiles)
+        let promptIDs = tokenizer.encode(prompt.text)
+        guard promptIDs.count <= limits.maxPromptTokens else {
+            throw InternVLError.promptTooLong(tokens: promptIDs.count, limit: limits.maxPromptTokens)
+        }
+        timings.promptTokens = promptIDs.count
+
+        // Vision.
+        var embeddings: [Float] = []
+        let totalTiles = tilesPerImage.reduce(0, +)
+        if totalTiles > 0 {
+            embeddings = try model.encodeImages(pixelValues: pixelValues, tiles: totalTiles,
+                                                height: configuration.imageSize, width: configuration.imageSize)
+        }
+        timings.vision = seconds(since: &clock)
+
+        // Generation.
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        var streamed = ""
+        var firstToken = true
+        var sampling: SamplingParameters? = nil
+        if !settings.isGreedy {
+            sampling = SamplingParameters(temperature: settings.temperature, topK: settings.topK, topP: settings.topP,
+                                          repetitionPenalty: settings.repetitionPenalty, seed: settings.seed)
+        }
+        var streamError: Error?
+        let result = try model.generate(
+            tokenIDs: promptIDs, imageEmbeddings: embeddings, imageContextTokenID: totalTiles > 0 ? imageContextID : nil,
+            parameters: GenerationParameters(maxNewTokens: settings.maxNewTokens, stopTokenIDs: [stopID], sampling: sampling)
+        ) { token in
+            if firstToken {
+                timings.prefill = seconds(since: &clock)
+                firstToken = false
+            }
+            guard let onText, token != stopID else { return true }
+            do {
+                let delta = try detokenizer.append(token)
+                if !delta.isEmpty { streamed += delta; onText(delta) }
+            } catch {
+                streamError = error
+                return false
+            }
+            return true
+        }
+        if let streamError { throw streamError }
+        timings.decode = seconds(since: &clock)
+        timings.generatedTokens = result.tokens.count
+        let text = try tokenizer.chatResponse(generatedIDs: result.tokens,
+                                              template: ChatTemplate.named(configuration.template) ?? .internLM2Chat)
+        if let onText {
+            let rest = detokenizer.finish()
+            if !rest.isEmpty { onText(rest) }
+        }
+        let history = (request.history ?? []) + [InternVLPromptBuilder.Turn(question: prompt.question, answer: text)]
+        return ChatResponse(promptIDs: promptIDs, generatedIDs: result.tokens, text: text, question: prompt.question,
+                            history: history, tilesPerImage: tilesPerImage, timings: timings)
+    }
+
+    private func seconds(since clock: inout ContinuousClock.Instant) -> Double {
+        let now = ContinuousClock.now
+        let elapsed = now - clock
+        clock = now
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}
+
+/// A conversation: each `ask` sends the history so far and the session's images, like repeated `chat()` calls.
+public final class ChatSession: @unchecked Sendable {
+    private let pipeline: InternVLPipeline
+    private let systemMessage: String?
+    private let maxTiles: Int?
+    /// Rounds so far.
+    public private(set) var history: [InternVLPromptBuilder.Turn] = []
+    /// Images attached so far (re-sent every round; their `<image>` placeholders live in the history).
+    public private(set) var images: [ImageInput] = []
+
+    init(pipeline: InternVLPipeline, systemMessage: String?, maxTiles: Int?) {
+        self.pipeline = pipeline
+        self.systemMessage = systemMessage
+        self.maxTiles = maxTiles
+    }
+
+    /// Asks `question`, attaching `newImages` to the conversation.
+    public func ask(_ question: String, images newImages: [ImageInput] = [], settings: GenerationSettings = GenerationSettings(),
+                    onText: ((String) -> Void)? = nil) throws -> ChatResponse {
+        var text = question
+        // After the first round `chat()` prepends nothing: place the new images' placeholders ourselves.
+        if !history.isEmpty && !newImages.isEmpty && !text.contains(InternVLPromptBuilder.imagePlaceholder) {
+            text = String(repeating: InternVLPromptBuilder.imagePlaceholder + "\n", count: newImages.count) + text
+        }
+        let request = ChatRequest(question: text, images: images + newImages, maxTiles: maxTiles,
+                                  history: history.isEmpty ? nil : history, systemMessage: systemMessage, settings: settings)
+        let response = try pipeline.respond(to: request, onText: onText)
+        images += newImages
+        history = response.history
+        return response
+    }
+
+    /// Forgets the conversation.
+    public func reset() {
+        history = []
+        images = []
+    }
+}

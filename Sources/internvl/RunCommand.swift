@@ -1,0 +1,114 @@
+import ArgumentParser
+import COpenBLAS
+import Foundation
+import InternVL
+
+/// `internvl run`: one question about images, a video or text, answered in this process.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Answer one question (with images, a video or text only) in this process.",
+        discussion: """
+            The prompt follows the reference chat(): <image> placeholders in the prompt are expanded in order, one per
+            image; with one image and no placeholder "<image>\\n" is prepended; with several images and no placeholder
+            "Image-1: <image>\\nImage-2: <image>\\n..." is prepended. Temperature 0 (the default) or --greedy decodes
+            greedily, as the model card does.
+            Examples:
+              internvl run -m MODEL --image cat.jpg -p "Describe the image."
+              internvl run -m MODEL --image a.png --image b.png -p "What differs?" --json
+            """)
+
+    @OptionGroup var model: ModelDirectoryOptions
+
+    @Option(name: [.customShort("p"), .long], help: "The question.")
+    var prompt: String
+
+    @Option(name: .customLong("image"), help: ArgumentHelp("An image (JPEG or PNG); repeat for several.", valueName: "path"))
+    var images: [String] = []
+
+    @Option(help: "Tiles per image, 1...40 (default: the model's max_dynamic_patch, 12 for InternVL2).")
+    var maxTiles: Int?
+
+    @Flag(help: "Put all images' tiles into one <img> block instead of Image-N: blocks.")
+    var combineImages = false
+
+    @Option(help: "Replace the default system message.")
+    var system: String?
+
+    @Option(name: [.customShort("n"), .long], help: "Maximum new tokens.")
+    var maxNewTokens: Int = 1024
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temp: Float = 0
+
+    @Option(help: "Nucleus sampling mass (1 = off).")
+    var topP: Float = 1
+
+    @Option(help: "Sample from the K most likely tokens (0 = off).")
+    var topK: Int = 0
+
+    @Option(help: "Penalty for tokens already present (1 = off).")
+    var repetitionPenalty: Float = 1
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Greedy decoding (same as --temp 0).")
+    var greedy = false
+
+    @Flag(help: "Print one JSON object: prompt_ids, ids, text, timings.")
+    var json = false
+
+    @Option(help: "Compute threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Largest image in pixels (guards against decompression bombs).")
+    var maxImagePixels: Int = 40_000_000
+
+    @Option(help: "Largest prompt in tokens, images included.")
+    var maxPromptTokens: Int = 8192
+
+    func validate() throws {
+        if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
+        guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard temp >= 0 else { throw ValidationError("--temp must be >= 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        openblas_set_num_threads(Int32(threads))
+        let start = ContinuousClock.now
+        let pipeline = try InternVLPipeline(
+            modelDirectory: model.url,
+            limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens))
+        let load = ContinuousClock.now - start
+        let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: greedy ? 0 : temp, topK: topK,
+                                          topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
+        let request = ChatRequest(question: prompt, images: images.map { .file($0) }, combineImages: combineImages,
+                                  maxTiles: maxTiles, systemMessage: system, settings: settings)
+        let streamToStdout: ((String) -> Void)? = json ? nil : { text in
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        let response = try pipeline.respond(to: request, onText: streamToStdout)
+        let t = response.timings
+        let loadSeconds = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
+        if json {
+            let object: [String: Any] = [
+                "prompt_ids": response.promptIDs, "ids": response.generatedIDs, "text": response.text,
+                "tiles": response.tilesPerImage,
+                "timings": ["load_s": loadSeconds, "preprocess_s": t.preprocess, "vision_s": t.vision, "prefill_s": t.prefill,
+                            "decode_s": t.decode, "prompt_tokens": t.promptTokens, "generated_tokens": t.generatedTokens,
+                            "prefill_tokens_per_s": t.prefillTokensPerSecond, "decode_tokens_per_s": t.decodeTokensPerSecond],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("")
+            FileHandle.standardError.write(Data(String(
+                format: "[load %.2f s, preprocess %.2f s, vision %.2f s, prefill %d tok in %.2f s (%.1f tok/s), decode %d tok in %.2f s (%.1f tok/s)]\n",
+                loadSeconds, t.preprocess, t.vision, t.promptTokens, t.prefill, t.prefillTokensPerSecond,
+                t.generatedTokens, t.decode, t.decodeTokensPerSecond).utf8))
+        }
+    }
+}
