@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Swift layers.
+        .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(
             name: "Tokenizer",
@@ -39,6 +40,7 @@ let package = Package(
             ]),
 
         // Tests.
+        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

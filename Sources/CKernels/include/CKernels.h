@@ -2,4 +2,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include "ck_cpu.h"
+#include "ck_pool.h"
+#include "ck_quant.h"
+#include "ck_matmul.h"
 #endif
