@@ -28,6 +28,7 @@ let package = Package(
 
         // Swift layers.
         .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
+        .target(name: "Benchmarks", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(
             name: "Tokenizer",
@@ -36,6 +37,7 @@ let package = Package(
             name: "internvl",
             dependencies: [
                 "SystemInfo",
+                "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

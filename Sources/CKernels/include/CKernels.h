@@ -5,4 +5,5 @@
 #include "ck_pool.h"
 #include "ck_quant.h"
 #include "ck_matmul.h"
+#include "ck_bandwidth.h"
 #endif
