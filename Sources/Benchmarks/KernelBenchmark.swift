@@ -32,10 +32,18 @@ public struct KernelBenchmark {
     /// Weight formats measured, in order.
     public var formats: [WeightFormat]
 
-    /// A benchmark with `threads` threads over every weight format.
-    public init(threads: Int, formats: [WeightFormat] = [.bf16, .q8_0, .q4_0, .f32]) {
+    /// Ops measured ("decode", "prefill", "vit").
+    public var ops: Set<String>
+
+    /// Every op name the benchmark knows.
+    public static let allOps: [String] = ["decode", "prefill", "vit"]
+
+    /// A benchmark with `threads` threads over the given weight formats and ops (default: all).
+    public init(threads: Int, formats: [WeightFormat] = [.bf16, .q8_0, .q4_0, .f32],
+                ops: Set<String> = Set(KernelBenchmark.allOps)) {
         self.threads = threads
         self.formats = formats
+        self.ops = ops
     }
 
     /// Runs everything, handing each record to `emit` as soon as it is measured.
@@ -65,13 +73,13 @@ public struct KernelBenchmark {
         }
         fillRandom(x, count: maxXFloats, pool: pool, seed: 1, scale: 1)
 
-        for (index, shape) in Self.shapes.enumerated() {
+        for (index, shape) in Self.shapes.enumerated() where shape.ops.contains(where: { ops.contains($0.op) }) {
             let source = UnsafeMutablePointer<UInt16>.allocate(capacity: shape.n * shape.k)
             defer { source.deallocate() }
             fillRandomBF16(source, count: shape.n * shape.k, pool: pool, seed: UInt64(100 + index))
             for format in formats {
                 let w = try WeightMatrix(rows: shape.n, cols: shape.k, format: format, bf16: source, pool: pool)
-                for (op, ms) in shape.ops {
+                for (op, ms) in shape.ops where ops.contains(op) {
                     for m in ms {
                         let timer = m >= 512 ? BenchmarkTimer(minRuns: 3, maxRuns: 5, minTotalSeconds: 0.5)
                                              : BenchmarkTimer()

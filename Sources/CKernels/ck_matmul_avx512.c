@@ -145,14 +145,14 @@ CK_AVX512 CK_INLINE void ck_gemv_q8_rows(const int8_t *w, const uint16_t *s, int
     for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-// q4_0: (n - 8) · x is computed as n · x - 8 · x, with -8 · (x_lo + x_hi) shared by all R rows of a block.
+// q4_0: a nibble n becomes the float n - 8 by one table lookup (vpermps reads only the low 4 bits of each
+// 32-bit lane), so neither a mask, nor an integer conversion, nor an offset is needed.
 CK_AVX512 CK_INLINE void ck_gemv_q4_rows(const uint8_t *w, const uint16_t *s, int64_t k, const float *x, int R,
                                          float *out) {
     __m512 acc[CK_GEMV_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     int64_t nb = k / CK_QBLOCK;
-    const __m512i low4 = _mm512_set1_epi32(0x0f);
-    const __m512 minus8 = _mm512_set1_ps(-8.0f);
+    const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
     float scale[CK_GEMV_ROWS][16] __attribute__((aligned(64)));
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
         int64_t count = nb - b0 < 16 ? nb - b0 : 16;
@@ -163,12 +163,11 @@ CK_AVX512 CK_INLINE void ck_gemv_q4_rows(const uint8_t *w, const uint16_t *s, in
         for (int64_t bb = 0; bb < count; bb++) {
             int64_t off = (b0 + bb) * CK_QBLOCK;
             __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
-            __m512 offset = _mm512_mul_ps(_mm512_add_ps(x0, x1), minus8);
             for (int r = 0; r < R; r++) {
                 __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + r * (k / 2) + off / 2)));
-                __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(v, low4));
-                __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
-                __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_fmadd_ps(lo, x0, offset));
+                __m512 lo = _mm512_permutexvar_ps(v, table);
+                __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+                __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
                 acc[r] = _mm512_fmadd_ps(t, _mm512_set1_ps(scale[r][bb]), acc[r]);
             }
         }

@@ -25,7 +25,13 @@ struct BenchKernelsCommand: ParsableCommand {
             help: "Weight formats to measure: f32, bf16, q8_0, q4_0 (default: all).")
     var formats: [String] = []
 
+    @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit (default: all).")
+    var ops: [String] = []
+
     func validate() throws {
+        for name in ops where !KernelBenchmark.allOps.contains(name) {
+            throw ValidationError("--ops: unknown op '\(name)' (use decode, prefill, vit)")
+        }
         if let threads = resolvedThreads, threads < 1 {
             throw ValidationError("--threads must be at least 1 (got \(threads))")
         }
@@ -45,7 +51,8 @@ struct BenchKernelsCommand: ParsableCommand {
         let count = resolvedThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chosen = formats.isEmpty ? [.bf16, .q8_0, .q4_0, .f32] : formats.compactMap(WeightFormat.init(rawValue:))
         Self.reexecWithRecognisedOpenBLASCoreIfNeeded()
-        let benchmark = KernelBenchmark(threads: count, formats: chosen)
+        let benchmark = KernelBenchmark(threads: count, formats: chosen,
+                                        ops: ops.isEmpty ? Set(KernelBenchmark.allOps) : Set(ops))
         var headerPrinted = false
         do {
             try benchmark.run { record in

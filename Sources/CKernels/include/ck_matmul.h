@@ -33,7 +33,8 @@ typedef enum {
 } ck_matmul_status;
 
 /// Y = X · W^T (or Y += X · W^T when `accumulate` is nonzero). X is float[m * w->cols], Y is
-/// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level().
+/// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level(). Levels above
+/// CK_LEVEL_AVX512 run the AVX-512 kernels (there are no AVX512-BF16 or AMX kernels yet). `pool` must not be NULL.
 ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate);
 
 /// ck_matmul with an explicit code path: `level` (clamped to the machine's maximum) and the smallest M that
