@@ -33,6 +33,7 @@ let package = Package(
 
         // Swift layers.
         .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
+        .target(name: "Benchmarks", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
         .target(name: "Media", dependencies: ["CImageCodecs", "CImageSupport"]),
@@ -51,6 +52,8 @@ let package = Package(
             name: "internvl",
             dependencies: [
                 "SystemInfo", "Checkpoint", "Tokenizer", "Media", "Models", "InternVL", "Cluster", "ModelFactory",
+                "SystemInfo",
+                "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -68,6 +71,7 @@ let package = Package(
             name: "MediaTests",
             dependencies: ["Media", "CImageCodecs"],
             exclude: ["Resources"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,5 +7,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure kernels, tokenizer and model speed against this machine's limits (use a release build).",
         subcommands: [BenchTokenizerCommand.self]
+        subcommands: [BenchKernelsCommand.self]
     )
 }

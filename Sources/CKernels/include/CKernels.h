@@ -8,4 +8,8 @@
 #include "ck_ops_pixel_shuffle.h"
 #include "ck_ops_rope.h"
 #include "ck_ops_softmax.h"
+#include "ck_pool.h"
+#include "ck_quant.h"
+#include "ck_matmul.h"
+#include "ck_bandwidth.h"
 #endif

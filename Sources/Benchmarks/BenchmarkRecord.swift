@@ -1,0 +1,69 @@
+/// One line of `internvl bench kernels` output: a measured machine ceiling or one kernel at one shape.
+public enum BenchmarkRecord: Sendable, Equatable {
+    /// A ceiling of this machine measured in the same process: `value` in `unit` ("GB/s" or "GFLOP/s").
+    case ceiling(name: String, detail: String, threads: Int, value: Double, unit: String)
+    /// One matmul: `op` (decode, prefill, vit), weight format, Y[m, n] = X[m, k] · W[n, k]^T, the median time,
+    /// its rate in `unit` and the fraction of the matching ceiling.
+    case kernel(op: String, format: String, m: Int, k: Int, n: Int, seconds: Double, rate: Double, unit: String,
+                fraction: Double)
+
+    /// The header line of the text table of kernel records.
+    public static let textHeader = "op       format   M      K      N        time ms   rate                of ceiling"
+
+    /// A human-readable line.
+    public var text: String {
+        switch self {
+        case .ceiling(let name, let detail, let threads, let value, let unit):
+            return "ceiling  \(name): \(fixed(value, 1)) \(unit)  (\(threads) threads, \(detail))"
+        case .kernel(let op, let format, let m, let k, let n, let seconds, let rate, let unit, let fraction):
+            return pad(op, 9) + pad(format, 9) + pad("\(m)", 7) + pad("\(k)", 7) + pad("\(n)", 9)
+                + pad(fixed(seconds * 1000, 3), 10) + pad("\(fixed(rate, 1)) \(unit)", 20) + fixed(fraction, 2)
+        }
+    }
+
+    /// The same content as one JSON object (one line, keys in a fixed order).
+    public var json: String {
+        switch self {
+        case .ceiling(let name, let detail, let threads, let value, let unit):
+            return "{\"kind\":\"ceiling\",\"name\":\(quoted(name)),\"detail\":\(quoted(detail)),\"threads\":\(threads),"
+                + "\"value\":\(fixed(value, 3)),\"unit\":\(quoted(unit))}"
+        case .kernel(let op, let format, let m, let k, let n, let seconds, let rate, let unit, let fraction):
+            return "{\"kind\":\"kernel\",\"op\":\(quoted(op)),\"format\":\(quoted(format)),\"m\":\(m),\"k\":\(k),"
+                + "\"n\":\(n),\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(rate, 3)),\"unit\":\(quoted(unit)),"
+                + "\"fraction\":\(fixed(fraction, 4))}"
+        }
+    }
+}
+
+/// `value` with `digits` decimals (no Foundation needed).
+func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let fraction = Int(scaled - Double(whole) * scale)
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    guard digits > 0 else { return sign + "\(whole)" }
+    let fractionText = String(fraction)
+    return sign + "\(whole)." + String(repeating: "0", count: digits - fractionText.count) + fractionText
+}
+
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+private func quoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default:
+            if scalar.value < 0x20 { out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16) }
+            else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}

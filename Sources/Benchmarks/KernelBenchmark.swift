@@ -1,0 +1,129 @@
+import CKernels
+import Kernels
+
+/// `internvl bench kernels`: measures this machine's ceilings, then every matmul format on InternVL2-8B's
+/// Linear shapes, and reports each as time, rate and fraction of the ceiling.
+public struct KernelBenchmark {
+    /// One Linear layer shape W[n, k] and the ops (with their M values) measured on it.
+    struct Shape {
+        let name: String
+        let k: Int
+        let n: Int
+        let ops: [(op: String, ms: [Int])]
+    }
+
+    /// InternLM2-7B (the LLM of InternVL2-8B) and InternViT-300M shapes.
+    static let shapes: [Shape] = {
+        let decode = ("decode", [1, 4, 16]), prefill = ("prefill", [512, 2048])
+        return [
+            Shape(name: "attention.wqkv", k: 4096, n: 6144, ops: [decode, prefill]),
+            Shape(name: "attention.wo", k: 4096, n: 4096, ops: [decode, prefill]),
+            Shape(name: "feed_forward.w1", k: 4096, n: 14336, ops: [decode, prefill]),
+            Shape(name: "feed_forward.w2", k: 14336, n: 4096, ops: [decode, prefill]),
+            Shape(name: "output", k: 4096, n: 92553, ops: [decode]),
+            Shape(name: "vit.attn.qkv", k: 1024, n: 3072, ops: [("vit", [1025])]),
+            Shape(name: "vit.mlp.fc1", k: 1024, n: 4096, ops: [("vit", [1025])]),
+            Shape(name: "vit.mlp.fc2", k: 4096, n: 1024, ops: [("vit", [1025])]),
+        ]
+    }()
+
+    /// Pool threads (the `--threads` value).
+    public var threads: Int
+    /// Weight formats measured, in order.
+    public var formats: [WeightFormat]
+
+    /// Ops measured ("decode", "prefill", "vit").
+    public var ops: Set<String>
+
+    /// Every op name the benchmark knows.
+    public static let allOps: [String] = ["decode", "prefill", "vit"]
+
+    /// A benchmark with `threads` threads over the given weight formats and ops (default: all).
+    public init(threads: Int, formats: [WeightFormat] = [.bf16, .q8_0, .q4_0, .f32],
+                ops: Set<String> = Set(KernelBenchmark.allOps)) {
+        self.threads = threads
+        self.formats = formats
+        self.ops = ops
+    }
+
+    /// Runs everything, handing each record to `emit` as soon as it is measured.
+    public func run(emit: (BenchmarkRecord) -> Void) throws {
+        let pool = try ThreadPool(threads: threads)
+
+        let bufferBytes = 1 << 30
+        let buffer = MachineCeilings.makeReadBuffer(pool: pool, bytes: bufferBytes)
+        let bandwidth = MachineCeilings.readBandwidth(pool: pool, buffer: buffer, bytes: bufferBytes, streams: 8)
+        let oneStream = MachineCeilings.readBandwidth(pool: pool, buffer: buffer, bytes: bufferBytes, streams: 1)
+        buffer.deallocate()
+        emit(.ceiling(name: "read bandwidth", detail: "8 interleaved streams per thread over 1 GiB", threads: threads,
+                      value: bandwidth, unit: "GB/s"))
+        emit(.ceiling(name: "read bandwidth, 1 stream", detail: "one sequential stream per thread (reference only)",
+                      threads: threads, value: oneStream, unit: "GB/s"))
+        let gemm = MachineCeilings.sgemmRate(pool: pool)
+        emit(.ceiling(name: "sgemm", detail: "OpenBLAS \(MachineCeilings.openBLASCore), 1024x1024x2048 per thread; "
+                      + "kernels at level \(MatmulPath.Level.active.name)", threads: threads, value: gemm, unit: "GFLOP/s"))
+
+        let maxXFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.k } } }.max()!
+        let maxYFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.n } } }.max()!
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: maxXFloats)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: maxYFloats)
+        defer {
+            x.deallocate()
+            y.deallocate()
+        }
+        fillRandom(x, count: maxXFloats, pool: pool, seed: 1, scale: 1)
+
+        for (index, shape) in Self.shapes.enumerated() where shape.ops.contains(where: { ops.contains($0.op) }) {
+            let source = UnsafeMutablePointer<UInt16>.allocate(capacity: shape.n * shape.k)
+            defer { source.deallocate() }
+            fillRandomBF16(source, count: shape.n * shape.k, pool: pool, seed: UInt64(100 + index))
+            for format in formats {
+                let w = try WeightMatrix(rows: shape.n, cols: shape.k, format: format, bf16: source, pool: pool)
+                for (op, ms) in shape.ops where ops.contains(op) {
+                    for m in ms {
+                        let timer = m >= 512 ? BenchmarkTimer(minRuns: 3, maxRuns: 5, minTotalSeconds: 0.5)
+                                             : BenchmarkTimer()
+                        let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool) }.median
+                        if op == "decode" {
+                            let rate = Double(w.byteCount) / time / 1e9
+                            emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
+                                         rate: rate, unit: "GB/s", fraction: rate / bandwidth))
+                        } else {
+                            let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
+                            emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
+                                         rate: rate, unit: "GFLOP/s", fraction: rate / gemm))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Uniform floats in [-scale, scale), filled in parallel from a per-chunk xorshift generator.
+    private func fillRandom(_ p: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool, seed: UInt64, scale: Float) {
+        let chunk = 1 << 20
+        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
+            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
+            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                p[i] = (Float(state >> 40) * 0x1p-24 * 2 - 1) * scale
+            }
+        }
+    }
+
+    /// Random bf16 weights (uniform in ±0.05, like a trained layer's range), filled in parallel.
+    private func fillRandomBF16(_ p: UnsafeMutablePointer<UInt16>, count: Int, pool: ThreadPool, seed: UInt64) {
+        let chunk = 1 << 20
+        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
+            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
+            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                p[i] = ck_f32_to_bf16((Float(state >> 40) * 0x1p-24 * 2 - 1) * 0.05)
+            }
+        }
+    }
+}

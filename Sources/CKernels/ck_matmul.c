@@ -1,0 +1,177 @@
+// ck_matmul: picks the kernel table for the CPU level and the strategy for M, and splits N over the pool.
+//
+//   M = 1            GEMV: each task streams CK_GEMV_ROWS weight rows at once (memory-bound).
+//   1 < M < gemm     small M: decode CK_PANEL_ROWS x CK_PANEL_COLS of W into an L1 panel, then an MR x NR
+//                    tile of dot products per X row group (weights still read once).
+//   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
+//                    thread, then the installed sgemm (one thread each) on it (compute-bound).
+#include "ck_matmul.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "ck_matmul_kernels.h"
+
+/// Rows of W per small-M panel.
+#define CK_PANEL_ROWS 16
+/// Rows and columns of W per large-M panel (2 MiB of floats: fits a server core's L2).
+#define CK_GEMM_PANEL_ROWS 256
+#define CK_GEMM_PANEL_COLS 2048
+/// Rows per GEMV output chunk on the stack.
+#define CK_GEMV_CHUNK 64
+
+static _Atomic(ck_sgemm_nt_fn) g_sgemm = NULL;
+
+void ck_matmul_set_sgemm(ck_sgemm_nt_fn fn) { atomic_store(&g_sgemm, fn); }
+
+typedef struct {
+    const ck_matmul_kernels *kernels;
+    const ck_weights *w;
+    const float *x;
+    float *y;
+    int64_t m;
+    int accumulate;
+    int64_t rows_per_task;
+    ck_pool *pool;
+    ck_sgemm_nt_fn sgemm;
+    atomic_int out_of_memory;
+} ck_matmul_job;
+
+static void ck_store_row_chunk(float *y, const float *values, int64_t count, int accumulate) {
+    if (accumulate) {
+        for (int64_t i = 0; i < count; i++) y[i] += values[i];
+    } else {
+        memcpy(y, values, (size_t)count * sizeof(float));
+    }
+}
+
+static void ck_gemv_task(void *raw, int task, int thread) {
+    (void)thread;
+    ck_matmul_job *job = raw;
+    int64_t n = job->w->rows;
+    int64_t row0 = (int64_t)task * job->rows_per_task;
+    int64_t row1 = row0 + job->rows_per_task < n ? row0 + job->rows_per_task : n;
+    float out[CK_GEMV_CHUNK];
+    for (int64_t row = row0; row < row1; row += CK_GEMV_CHUNK) {
+        int64_t count = row1 - row < CK_GEMV_CHUNK ? row1 - row : CK_GEMV_CHUNK;
+        job->kernels->gemv(job->w, job->x, row, count, out);
+        ck_store_row_chunk(job->y + row, out, count, job->accumulate);
+    }
+}
+
+static void ck_small_task(void *raw, int task, int thread) {
+    ck_matmul_job *job = raw;
+    const ck_weights *w = job->w;
+    int64_t n = w->rows, k = w->cols, m = job->m;
+    int64_t row0 = (int64_t)task * job->rows_per_task;
+    int64_t row1 = row0 + job->rows_per_task < n ? row0 + job->rows_per_task : n;
+    size_t panel_floats = (size_t)CK_PANEL_ROWS * CK_PANEL_COLS;
+    float *panel = ck_pool_scratch(job->pool, thread, (panel_floats + (size_t)m * CK_PANEL_ROWS) * sizeof(float));
+    if (!panel) {
+        atomic_store(&job->out_of_memory, 1);
+        return;
+    }
+    float *acc = panel + panel_floats;  // acc[i * CK_PANEL_ROWS + j]
+    for (int64_t row = row0; row < row1; row += CK_PANEL_ROWS) {
+        int64_t nr = row1 - row < CK_PANEL_ROWS ? row1 - row : CK_PANEL_ROWS;
+        memset(acc, 0, (size_t)m * CK_PANEL_ROWS * sizeof(float));
+        for (int64_t k0 = 0; k0 < k; k0 += CK_PANEL_COLS) {
+            int64_t kb = k - k0 < CK_PANEL_COLS ? k - k0 : CK_PANEL_COLS;
+            job->kernels->decode(w, row, nr, k0, kb, panel, CK_PANEL_COLS);
+            for (int64_t i0 = 0; i0 < m; i0 += CK_DOT_MR) {
+                int mr = (int)(m - i0 < CK_DOT_MR ? m - i0 : CK_DOT_MR);
+                for (int64_t j0 = 0; j0 < nr; j0 += CK_DOT_NR) {
+                    int nc = (int)(nr - j0 < CK_DOT_NR ? nr - j0 : CK_DOT_NR);
+                    job->kernels->dot(job->x + i0 * k + k0, k, mr, panel + j0 * CK_PANEL_COLS, CK_PANEL_COLS, nc, kb,
+                                      acc + i0 * CK_PANEL_ROWS + j0, CK_PANEL_ROWS);
+                }
+            }
+        }
+        for (int64_t i = 0; i < m; i++) {
+            ck_store_row_chunk(job->y + i * n + row, acc + i * CK_PANEL_ROWS, nr, job->accumulate);
+        }
+    }
+}
+
+static void ck_gemm_task(void *raw, int task, int thread) {
+    ck_matmul_job *job = raw;
+    const ck_weights *w = job->w;
+    int64_t n = w->rows, k = w->cols, m = job->m;
+    int64_t row0 = (int64_t)task * job->rows_per_task;
+    int64_t nb = row0 + job->rows_per_task < n ? job->rows_per_task : n - row0;
+    float beta = job->accumulate ? 1.0f : 0.0f;
+    float *y = job->y + row0;
+    if (w->format == CK_FORMAT_F32) {
+        const float *b = (const float *)w->data + row0 * k;
+        job->sgemm((int)m, (int)nb, (int)k, job->x, (int)k, b, (int)k, beta, y, (int)n);
+        return;
+    }
+    float *panel = ck_pool_scratch(job->pool, thread, (size_t)CK_GEMM_PANEL_ROWS * CK_GEMM_PANEL_COLS * sizeof(float));
+    if (!panel) {
+        atomic_store(&job->out_of_memory, 1);
+        return;
+    }
+    for (int64_t k0 = 0; k0 < k; k0 += CK_GEMM_PANEL_COLS) {
+        int64_t kc = k - k0 < CK_GEMM_PANEL_COLS ? k - k0 : CK_GEMM_PANEL_COLS;
+        job->kernels->decode(w, row0, nb, k0, kc, panel, kc);
+        job->sgemm((int)m, (int)nb, (int)kc, job->x + k0, (int)k, panel, (int)kc, k0 == 0 ? beta : 1.0f, y, (int)n);
+    }
+}
+
+static const ck_matmul_kernels *ck_kernels_for(ck_level level) {
+    const ck_matmul_kernels *kernels = NULL;
+    if (level >= CK_LEVEL_AVX512) kernels = ck_matmul_kernels_avx512();
+    else if (level >= CK_LEVEL_AVX2) kernels = ck_matmul_kernels_avx2();
+    return kernels ? kernels : ck_matmul_kernels_scalar();
+}
+
+// Rows per task: about `per_thread` tasks per thread, a multiple of `multiple`, at most `most` (if > 0).
+static int64_t ck_rows_per_task(int64_t n, int threads, int64_t per_thread, int64_t multiple, int64_t most) {
+    int64_t parts = (int64_t)threads * per_thread;
+    int64_t rows = (n + parts - 1) / parts;
+    rows = (rows + multiple - 1) / multiple * multiple;
+    if (most > 0 && rows > most) rows = most;
+    return rows;
+}
+
+ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                                     int accumulate, ck_level level, int64_t gemm_min_rows) {
+    if (!pool || !w || !w->data || m < 0 || w->rows < 1 || w->cols < 1) return CK_MATMUL_BAD_SHAPE;
+    int quantized = w->format == CK_FORMAT_Q8_0 || w->format == CK_FORMAT_Q4_0;
+    if (quantized && (w->cols % CK_QBLOCK != 0 || !w->scales)) return CK_MATMUL_BAD_SHAPE;
+    if (m == 0) return CK_MATMUL_OK;
+    ck_level max = ck_cpu_max_level();
+    if (level > max) level = max;
+    if (gemm_min_rows <= 0) gemm_min_rows = CK_MATMUL_GEMM_MIN_ROWS;
+
+    ck_matmul_job job;
+    job.kernels = ck_kernels_for(level);
+    job.w = w;
+    job.x = x;
+    job.y = y;
+    job.m = m;
+    job.accumulate = accumulate;
+    job.pool = pool;
+    job.sgemm = atomic_load(&g_sgemm);
+    atomic_init(&job.out_of_memory, 0);
+    int threads = ck_pool_size(pool);
+    int64_t n = w->rows;
+    ck_task_fn fn;
+    if (m == 1) {
+        fn = ck_gemv_task;
+        job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_GEMV_ROWS, 0);
+    } else if (m < gemm_min_rows || !job.sgemm) {
+        fn = ck_small_task;
+        job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_PANEL_ROWS, 0);
+    } else {
+        fn = ck_gemm_task;
+        job.rows_per_task = ck_rows_per_task(n, threads, 1, 16, CK_GEMM_PANEL_ROWS);
+    }
+    int ntasks = (int)((n + job.rows_per_task - 1) / job.rows_per_task);
+    ck_pool_run(pool, fn, &job, ntasks);
+    return atomic_load(&job.out_of_memory) ? CK_MATMUL_OUT_OF_MEMORY : CK_MATMUL_OK;
+}
+
+ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate) {
+    return ck_matmul_with_path(pool, x, m, w, y, accumulate, ck_active_level(), 0);
+}

@@ -1,0 +1,250 @@
+// AVX-512 (F/BW/VL/DQ + FMA + F16C) matmul kernels. Only this file's functions use AVX-512, through
+// per-function target attributes; the caller selects them only when ck_active_level() >= CK_LEVEL_AVX512.
+#include "ck_matmul_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define CK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#define CK_INLINE static inline __attribute__((always_inline))
+
+CK_AVX512 CK_INLINE __mmask16 ck_tail_mask(int64_t count) { return (__mmask16)((1u << count) - 1u); }
+
+// bf16 bits (16 lanes) to floats.
+CK_AVX512 CK_INLINE __m512 ck_bf16x16(__m256i bits) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+// ---- decode -------------------------------------------------------------------------------------------
+
+CK_AVX512 static void ck_decode_avx512(const ck_weights *w, int64_t row0, int64_t nrows, int64_t k0, int64_t kb,
+                                       float *dst, int64_t ldd) {
+    int64_t k = w->cols;
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t row = row0 + r;
+        float *out = dst + r * ldd;
+        switch (w->format) {
+        case CK_FORMAT_F32: {
+            const float *src = (const float *)w->data + row * k + k0;
+            int64_t i = 0;
+            for (; i + 16 <= kb; i += 16) _mm512_storeu_ps(out + i, _mm512_loadu_ps(src + i));
+            if (i < kb) {
+                __mmask16 m = ck_tail_mask(kb - i);
+                _mm512_mask_storeu_ps(out + i, m, _mm512_maskz_loadu_ps(m, src + i));
+            }
+            break;
+        }
+        case CK_FORMAT_BF16: {
+            const uint16_t *src = (const uint16_t *)w->data + row * k + k0;
+            int64_t i = 0;
+            for (; i + 16 <= kb; i += 16) {
+                _mm512_storeu_ps(out + i, ck_bf16x16(_mm256_loadu_si256((const __m256i *)(src + i))));
+            }
+            if (i < kb) {
+                __mmask16 m = ck_tail_mask(kb - i);
+                _mm512_mask_storeu_ps(out + i, m, ck_bf16x16(_mm256_maskz_loadu_epi16(m, src + i)));
+            }
+            break;
+        }
+        case CK_FORMAT_Q8_0: {
+            const int8_t *q = (const int8_t *)w->data + row * k + k0;
+            const uint16_t *s = w->scales + (row * k + k0) / CK_QBLOCK;
+            for (int64_t b = 0; b < kb / CK_QBLOCK; b++) {
+                __m512 d = _mm512_set1_ps(_cvtsh_ss(s[b]));
+                const int8_t *qb = q + b * CK_QBLOCK;
+                __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qb)));
+                __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qb + 16))));
+                _mm512_storeu_ps(out + b * CK_QBLOCK, _mm512_mul_ps(d, lo));
+                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, _mm512_mul_ps(d, hi));
+            }
+            break;
+        }
+        case CK_FORMAT_Q4_0: {
+            const uint8_t *q = (const uint8_t *)w->data + (row * k + k0) / 2;
+            const uint16_t *s = w->scales + (row * k + k0) / CK_QBLOCK;
+            const __m512i low4 = _mm512_set1_epi32(0x0f), eight = _mm512_set1_epi32(8);
+            for (int64_t b = 0; b < kb / CK_QBLOCK; b++) {
+                __m512 d = _mm512_set1_ps(_cvtsh_ss(s[b]));
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + b * 16)));
+                __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, low4), eight));
+                __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight));
+                _mm512_storeu_ps(out + b * CK_QBLOCK, _mm512_mul_ps(d, lo));
+                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, _mm512_mul_ps(d, hi));
+            }
+            break;
+        }
+        }
+    }
+}
+
+// ---- GEMV (M = 1): R rows at once, one accumulator each, so R interleaved weight streams ---------------
+
+CK_AVX512 CK_INLINE void ck_gemv_f32_rows(const float *w, int64_t k, const float *x, int R, float *out) {
+    __m512 acc[CK_GEMV_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m512 xv = _mm512_loadu_ps(x + i);
+        for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * k + i), xv, acc[r]);
+    }
+    if (i < k) {
+        __mmask16 m = ck_tail_mask(k - i);
+        __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + r * k + i), xv, acc[r]);
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+CK_AVX512 CK_INLINE void ck_gemv_bf16_rows(const uint16_t *w, int64_t k, const float *x, int R, float *out) {
+    __m512 acc[CK_GEMV_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m512 xv = _mm512_loadu_ps(x + i);
+        for (int r = 0; r < R; r++) {
+            __m512 wv = ck_bf16x16(_mm256_loadu_si256((const __m256i *)(w + r * k + i)));
+            acc[r] = _mm512_fmadd_ps(wv, xv, acc[r]);
+        }
+    }
+    if (i < k) {
+        __mmask16 m = ck_tail_mask(k - i);
+        __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm512_fmadd_ps(ck_bf16x16(_mm256_maskz_loadu_epi16(m, w + r * k + i)), xv, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// Quantized rows: blocks are walked in groups of 16 so that the 16 f16 scales of each row are converted with
+// one instruction into a small table, from which each block's scale is broadcast by a load.
+CK_AVX512 CK_INLINE void ck_gemv_q8_rows(const int8_t *w, const uint16_t *s, int64_t k, const float *x, int R,
+                                         float *out) {
+    __m512 acc[CK_GEMV_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    int64_t nb = k / CK_QBLOCK;
+    float scale[CK_GEMV_ROWS][16] __attribute__((aligned(64)));
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+        int64_t count = nb - b0 < 16 ? nb - b0 : 16;
+        __mmask16 m = ck_tail_mask(count);
+        for (int r = 0; r < R; r++) {
+            _mm512_store_ps(scale[r], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, s + r * nb + b0)));
+        }
+        for (int64_t bb = 0; bb < count; bb++) {
+            int64_t off = (b0 + bb) * CK_QBLOCK;
+            __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
+            for (int r = 0; r < R; r++) {
+                const int8_t *q = w + r * k + off;
+                __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+                __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
+                __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+                acc[r] = _mm512_fmadd_ps(t, _mm512_set1_ps(scale[r][bb]), acc[r]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// q4_0: a nibble n becomes the float n - 8 by one table lookup (vpermps reads only the low 4 bits of each
+// 32-bit lane), so neither a mask, nor an integer conversion, nor an offset is needed.
+CK_AVX512 CK_INLINE void ck_gemv_q4_rows(const uint8_t *w, const uint16_t *s, int64_t k, const float *x, int R,
+                                         float *out) {
+    __m512 acc[CK_GEMV_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    int64_t nb = k / CK_QBLOCK;
+    const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    float scale[CK_GEMV_ROWS][16] __attribute__((aligned(64)));
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+        int64_t count = nb - b0 < 16 ? nb - b0 : 16;
+        __mmask16 m = ck_tail_mask(count);
+        for (int r = 0; r < R; r++) {
+            _mm512_store_ps(scale[r], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, s + r * nb + b0)));
+        }
+        for (int64_t bb = 0; bb < count; bb++) {
+            int64_t off = (b0 + bb) * CK_QBLOCK;
+            __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
+            for (int r = 0; r < R; r++) {
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + r * (k / 2) + off / 2)));
+                __m512 lo = _mm512_permutexvar_ps(v, table);
+                __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+                __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
+                acc[r] = _mm512_fmadd_ps(t, _mm512_set1_ps(scale[r][bb]), acc[r]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// Runs the R-row kernel for groups of CK_GEMV_ROWS rows, then one row at a time for the rest.
+CK_AVX512 CK_INLINE void ck_gemv_rows(const ck_weights *w, const float *x, int64_t row, int R, float *out) {
+    int64_t k = w->cols;
+    switch (w->format) {
+    case CK_FORMAT_F32: ck_gemv_f32_rows((const float *)w->data + row * k, k, x, R, out); break;
+    case CK_FORMAT_BF16: ck_gemv_bf16_rows((const uint16_t *)w->data + row * k, k, x, R, out); break;
+    case CK_FORMAT_Q8_0:
+        ck_gemv_q8_rows((const int8_t *)w->data + row * k, w->scales + row * (k / CK_QBLOCK), k, x, R, out);
+        break;
+    case CK_FORMAT_Q4_0:
+        ck_gemv_q4_rows((const uint8_t *)w->data + row * (k / 2), w->scales + row * (k / CK_QBLOCK), k, x, R, out);
+        break;
+    }
+}
+
+CK_AVX512 static void ck_gemv_avx512(const ck_weights *w, const float *x, int64_t row0, int64_t nrows, float *out) {
+    int64_t r = 0;
+    for (; r + CK_GEMV_ROWS <= nrows; r += CK_GEMV_ROWS) ck_gemv_rows(w, x, row0 + r, CK_GEMV_ROWS, out + r);
+    for (; r < nrows; r++) ck_gemv_rows(w, x, row0 + r, 1, out + r);
+}
+
+// ---- small-M dot: an MR x NR tile of dot products over a decoded panel ---------------------------------
+
+CK_AVX512 CK_INLINE void ck_dot_tile(const float *x, int64_t ldx, int MR, const float *p, int64_t ldp, int NR,
+                                     int64_t kb, float *acc, int64_t ldacc) {
+    __m512 a[CK_DOT_MR][CK_DOT_NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) a[i][j] = _mm512_setzero_ps();
+    int64_t t = 0;
+    for (; t + 16 <= kb; t += 16) {
+        __m512 pv[CK_DOT_NR];
+        for (int j = 0; j < NR; j++) pv[j] = _mm512_loadu_ps(p + j * ldp + t);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_loadu_ps(x + i * ldx + t);
+            for (int j = 0; j < NR; j++) a[i][j] = _mm512_fmadd_ps(xv, pv[j], a[i][j]);
+        }
+    }
+    if (t < kb) {
+        __mmask16 m = ck_tail_mask(kb - t);
+        __m512 pv[CK_DOT_NR];
+        for (int j = 0; j < NR; j++) pv[j] = _mm512_maskz_loadu_ps(m, p + j * ldp + t);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + i * ldx + t);
+            for (int j = 0; j < NR; j++) a[i][j] = _mm512_fmadd_ps(xv, pv[j], a[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i * ldacc + j] += _mm512_reduce_add_ps(a[i][j]);
+}
+
+CK_AVX512 static void ck_dot_avx512(const float *x, int64_t ldx, int m, const float *panel, int64_t ldp, int n,
+                                    int64_t kb, float *acc, int64_t ldacc) {
+#define CK_DOT_CASE(MR, NR) \
+    case (MR) * 8 + (NR): ck_dot_tile(x, ldx, MR, panel, ldp, NR, kb, acc, ldacc); break;
+    switch (m * 8 + n) {
+        CK_DOT_CASE(1, 1) CK_DOT_CASE(1, 2) CK_DOT_CASE(1, 3) CK_DOT_CASE(1, 4)
+        CK_DOT_CASE(2, 1) CK_DOT_CASE(2, 2) CK_DOT_CASE(2, 3) CK_DOT_CASE(2, 4)
+        CK_DOT_CASE(3, 1) CK_DOT_CASE(3, 2) CK_DOT_CASE(3, 3) CK_DOT_CASE(3, 4)
+        CK_DOT_CASE(4, 1) CK_DOT_CASE(4, 2) CK_DOT_CASE(4, 3) CK_DOT_CASE(4, 4)
+    default: break;
+    }
+#undef CK_DOT_CASE
+}
+
+static const ck_matmul_kernels ck_kernels_avx512 = {ck_decode_avx512, ck_gemv_avx512, ck_dot_avx512};
+
+const ck_matmul_kernels *ck_matmul_kernels_avx512(void) { return &ck_kernels_avx512; }
+
+#else
+
+const ck_matmul_kernels *ck_matmul_kernels_avx512(void) { return 0; }
+
+#endif

@@ -1,0 +1,48 @@
+// Y[M, N] = X[M, K] · W[N, K]^T for every weight format, on a ck_pool, with run-time CPU dispatch.
+#ifndef CK_MATMUL_H
+#define CK_MATMUL_H
+
+#include <stdint.h>
+
+#include "ck_cpu.h"
+#include "ck_pool.h"
+#include "ck_quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Row-major single-precision GEMM with B transposed: C[m, n] = A[m, k] · B[n, k]^T + beta · C.
+/// `lda`, `ldb`, `ldc` are row strides in floats. Supplied by the caller (OpenBLAS's cblas_sgemm, run with one
+/// thread) so this C target does not link a BLAS itself.
+typedef void (*ck_sgemm_nt_fn)(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                               float beta, float *c, int ldc);
+
+/// Installs the GEMM used for large M (thread-safe; last call wins). Without one, large M runs on this
+/// library's own small-M kernels, which are correct but slower.
+void ck_matmul_set_sgemm(ck_sgemm_nt_fn fn);
+
+/// Default smallest M that goes to the panel + GEMM path.
+#define CK_MATMUL_GEMM_MIN_ROWS 32
+
+/// Result codes of ck_matmul.
+typedef enum {
+    CK_MATMUL_OK = 0,
+    CK_MATMUL_BAD_SHAPE = -1,     ///< m < 0, rows or cols < 1, or cols % 32 != 0 for a quantized format
+    CK_MATMUL_OUT_OF_MEMORY = -2  ///< a per-thread scratch buffer could not be allocated
+} ck_matmul_status;
+
+/// Y = X · W^T (or Y += X · W^T when `accumulate` is nonzero). X is float[m * w->cols], Y is
+/// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level(). Levels above
+/// CK_LEVEL_AVX512 run the AVX-512 kernels (there are no AVX512-BF16 or AMX kernels yet). `pool` must not be NULL.
+ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate);
+
+/// ck_matmul with an explicit code path: `level` (clamped to the machine's maximum) and the smallest M that
+/// uses the panel + GEMM path (`gemm_min_rows`; <= 0 means the default). For tests and benchmarks.
+ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                                     int accumulate, ck_level level, int64_t gemm_min_rows);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
