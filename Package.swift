@@ -23,6 +23,9 @@ let package = Package(
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libpng",
             providers: [.apt(["libturbojpeg0-dev", "libpng-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         // Hand-written SIMD kernels with run-time CPU dispatch (clang: AMX tile code needs it).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -30,6 +33,7 @@ let package = Package(
         // Swift layers.
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
+        .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -43,6 +47,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
