@@ -23,6 +23,9 @@ static inline int cffmpeg_error_eof(void) { return AVERROR_EOF; }
 /// `AVERROR_DECODER_NOT_FOUND`: the stream's codec has no decoder in this FFmpeg build.
 static inline int cffmpeg_error_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
 
+/// `AV_NOPTS_VALUE`: no timestamp.
+static inline int64_t cffmpeg_no_timestamp(void) { return AV_NOPTS_VALUE; }
+
 /// Converts a whole decoded frame into `dst` (already allocated with the context's output size and format).
 static inline int cffmpeg_scale_frame(struct SwsContext *context, const AVFrame *src, AVFrame *dst) {
     return sws_scale(context, (const uint8_t *const *)src->data, src->linesize, 0, src->height,

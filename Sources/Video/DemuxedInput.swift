@@ -75,6 +75,13 @@ final class DemuxedInput {
     /// The stream's codec parameters (size, pixel format, codec id).
     var parameters: AVCodecParameters { stream.pointee.codecpar.pointee }
 
+    /// Moves the read position to the last keyframe at or before `timestamp` (stream time base).
+    /// Returns false when the container cannot seek there.
+    func seek(to timestamp: Int64) -> Bool {
+        guard let context = format.pointer else { return false }
+        return av_seek_frame(context, stream.pointee.index, timestamp, AVSEEK_FLAG_BACKWARD) >= 0
+    }
+
     /// Reads the next packet of the video stream; nil at the end of the file. The packet stays valid until
     /// the next call. A read error or a packet the demuxer marks as cut short is a `corruptStream` error.
     func nextPacket() throws -> UnsafeMutablePointer<AVPacket>? {

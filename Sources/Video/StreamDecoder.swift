@@ -57,6 +57,11 @@ final class StreamDecoder {
         }
     }
 
+    /// Drops all buffered packets and frames (after a seek), and leaves the draining state after a flush.
+    func reset() {
+        if let context = codec.pointer { avcodec_flush_buffers(context) }
+    }
+
     /// The error for a failed decoder call: an oversized frame if that is what stopped it, else a corrupt stream.
     private func failure(_ context: UnsafeMutablePointer<AVCodecContext>, _ step: String, _ status: Int32) -> VideoError {
         let width = Int(context.pointee.width), height = Int(context.pointee.height)

@@ -3,12 +3,17 @@ import CFFmpeg
 /// Reads frames of a video file (any container and codec Debian's FFmpeg 5.1 decodes: MP4/H.264,
 /// WebM/VP9, AVI/MJPEG, MKV/FFV1, ...) as packed RGB24, frame-exactly.
 ///
-/// Opening reads the whole file once without decoding to count the video stream's packets: that count is
-/// `frameCount`, as in decord (whose `len()` is the size of its packet index) and equal to the number of
-/// decoded frames for codecs that carry one frame per packet, which is every common one. Containers that
-/// do not store a frame count (Matroska, WebM, raw streams) therefore still get an exact count, with no
-/// duration x fps estimate. `frames(at:)` decodes from the first frame forward — no seeking — so frame
-/// `i` is always the `i`-th frame the decoder outputs.
+/// Opening reads the whole file once without decoding to count the video stream's packets (less those an
+/// MP4 edit list marks as never shown): that count is `frameCount`, as in decord (whose `len()` is the size
+/// of its packet index) and equal to the number of decoded frames for codecs that carry one frame per
+/// packet, which is every common one. Containers that do not store a frame count (Matroska, WebM, raw
+/// streams) therefore still get an exact count, with no duration x fps estimate.
+///
+/// Frame `i` is always the `i`-th frame shown. When every packet has its own presentation timestamp,
+/// `frames(at:)` seeks to the keyframe shown at or before each wanted frame and decodes forward, naming
+/// frames by timestamp; if anything cannot be placed exactly (a frame without or with an unknown
+/// timestamp, a seek that lands past the frame) it starts again from the first frame and counts frames
+/// in output order, which is also what it does for streams without timestamps.
 ///
 /// Still images (which FFmpeg would open as one-frame videos) are refused with `VideoError.notAVideo`.
 /// FFmpeg's logging is silenced; every problem is a `VideoError` naming the file.
@@ -33,6 +38,8 @@ public struct VideoReader: Sendable {
     public let codecName: String
     /// FFmpeg's name of the container format, e.g. "mov,mp4,m4a,3gp,3g2,mj2".
     public let containerName: String
+    /// Frame timestamps and keyframes, gathered while counting.
+    let index: FrameIndex
 
     /// Opens the video at `path` and counts its frames.
     /// - Throws: `VideoError` for a missing file, a file that is not a video (or is a still image), no video
@@ -47,40 +54,48 @@ public struct VideoReader: Sendable {
         codecName = String(cString: avcodec_get_name(parameters.codec_id))
         containerName = input.containerName
         fps = Self.framesPerSecond(input.stream.pointee)
-        var packets = 0
-        while try input.nextPacket() != nil { packets += 1 }
-        if packets == 0 { throw VideoError.corruptStream(path: path, detail: "the video stream holds no frames") }
-        frameCount = packets
+        var index = FrameIndex()
+        while let packet = try input.nextPacket() { index.add(packet.pointee) }
+        index.finish()
+        if index.frameCount == 0 {
+            throw VideoError.corruptStream(path: path, detail: "the video stream holds no frames")
+        }
+        self.index = index
+        frameCount = index.frameCount
     }
 
     /// Decodes the frames at `indices` (any order, repeats allowed) and returns them in that order.
-    /// Decoding runs once from the start of the stream up to the largest index.
     /// - Throws: `VideoError.indexOutOfRange` for an index outside `0..<frameCount` (before decoding
     ///   anything), `corruptStream` when decoding fails or the stream ends early, `frameTooLarge`.
     public func frames(at indices: [Int]) throws -> [RGBFrame] {
+        var statistics = ReadStatistics()
+        return try frames(at: indices, allowSeeking: true, statistics: &statistics)
+    }
+
+    /// `frames(at:)` with seeking optional and the work done reported (for tests).
+    func frames(at indices: [Int], allowSeeking: Bool, statistics: inout ReadStatistics) throws -> [RGBFrame] {
         for index in indices where index < 0 || index >= frameCount {
             throw VideoError.indexOutOfRange(path: path, index: index, frameCount: frameCount)
         }
-        guard let last = indices.max() else { return [] }
+        if indices.isEmpty { return [] }
         let wanted = Set(indices)
-        let input = try DemuxedInput(path: path, maxPixels: maxPixels)
-        let decoder = try StreamDecoder(for: input, maxPixels: maxPixels)
-        let converter = RGBConverter(path: path, maxPixels: maxPixels)
-        var decoded: [Int: RGBFrame] = [:]
-        var nextIndex = 0
-        let collect: (UnsafeMutablePointer<AVFrame>) throws -> Void = { frame in
-            if wanted.contains(nextIndex) { decoded[nextIndex] = try converter.convert(frame) }
-            nextIndex += 1
+        var decoded: [Int: RGBFrame]? = nil
+        if allowSeeking && index.isSeekable {
+            do {
+                decoded = try FrameReads.fromKeyframes(path: path, maxPixels: maxPixels, index: index, wanted: wanted,
+                                                       statistics: &statistics)
+            } catch is UnplaceableFrame {
+                statistics.restartedFromFirstFrame = true
+            }
         }
-        while nextIndex <= last, let packet = try input.nextPacket() {
-            try decoder.decode(packet, collect)
+        let frames = try decoded ?? FrameReads.fromFirstFrame(path: path, maxPixels: maxPixels, wanted: wanted,
+                                                               statistics: &statistics)
+        return try indices.map { index in
+            guard let frame = frames[index] else {
+                throw VideoError.corruptStream(path: path, detail: "frame \(index) was not decoded")
+            }
+            return frame
         }
-        if nextIndex <= last { try decoder.decode(nil, collect) }
-        if nextIndex <= last {
-            throw VideoError.corruptStream(
-                path: path, detail: "the stream ended after \(nextIndex) decoded frames; frame \(last) was requested")
-        }
-        return indices.map { decoded[$0]! }
     }
 
     /// `avg_frame_rate`, else `r_frame_rate`, else 0.
