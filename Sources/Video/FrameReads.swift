@@ -56,6 +56,7 @@ enum FrameReads {
         var lastShown: Int64? = nil       // latest timestamp output since the last seek
         var floor = Int64.min             // frames before the keyframe sought to may be damaged: ignored
         var produced = 0
+        var pending: UnsafeMutablePointer<AVPacket>? = nil  // first packet read after a seek
         defer { statistics.decodedFrames += produced }
 
         for target in wanted.sorted() where decoded[target] == nil {
@@ -63,7 +64,7 @@ enum FrameReads {
             if let position = index.keyframePosition(atOrBefore: targetTime), position > 0 {
                 let keyframe = index.keyframes[position]
                 if lastShown.map({ keyframe.presentationTime > $0 }) ?? true {
-                    guard input.seek(to: keyframe.seekTime) else { throw UnplaceableFrame() }
+                    pending = try landOn(keyframe, in: input)
                     decoder.reset()
                     statistics.seeks += 1
                     lastShown = nil
@@ -86,7 +87,10 @@ enum FrameReads {
             }
             var flushed = false
             while !found {
-                if let packet = try input.nextPacket() {
+                if let packet = pending {
+                    pending = nil
+                    try decoder.decode(packet, collect)
+                } else if let packet = try input.nextPacket() {
                     try decoder.decode(packet, collect)
                 } else if !flushed {
                     try decoder.decode(nil, collect)
@@ -98,5 +102,24 @@ enum FrameReads {
             if flushed { decoder.reset() }
         }
         return decoded
+    }
+
+    /// Seeks so that reading resumes at `keyframe` (or an earlier keyframe) and returns the first packet read
+    /// there. Containers index by presentation time (Matroska) or by decode time (MP4, with its own offsets),
+    /// so the presentation time is tried first and the decode time second; a landing is accepted only on a
+    /// keyframe packet shown no later than `keyframe`.
+    private static func landOn(_ keyframe: FrameIndex.Keyframe,
+                               in input: DemuxedInput) throws -> UnsafeMutablePointer<AVPacket> {
+        let none = cffmpeg_no_timestamp()
+        var times = [keyframe.presentationTime]
+        if keyframe.seekTime != keyframe.presentationTime { times.append(keyframe.seekTime) }
+        for time in times where input.seek(to: time) {
+            guard let first = try input.nextPacket() else { continue }
+            let pts = first.pointee.pts
+            if pts != none, pts <= keyframe.presentationTime, first.pointee.flags & AV_PKT_FLAG_KEY != 0 {
+                return first
+            }
+        }
+        throw UnplaceableFrame()
     }
 }

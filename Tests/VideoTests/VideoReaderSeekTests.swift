@@ -39,7 +39,8 @@ import TestSupport
         if reader.index.isSeekable {
             #expect(!seekingStatistics.restartedFromFirstFrame, "\(name): timestamp-guided read gave up")
             #expect(seekingStatistics.seeks > 0)
-            #expect(seekingStatistics.decodedFrames < Self.frameCount)
+            // Ideal for keyframes every 12 frames: 47 decoded frames; landing a keyframe too early would cost 12 each.
+            #expect(seekingStatistics.decodedFrames < Self.frameCount / 2)
         }
         // Different frames really differ (the pattern moves), so a wrong frame would be noticed.
         #expect(Set(sequential.map(\.pixels)).count == Self.sparse.count)
