@@ -20,11 +20,12 @@ final class DemuxedInput {
     init(path: String, maxPixels: Int) throws {
         _ = FFmpegSupport.silenceLogging
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw VideoError.fileNotFound(path: path)
-        }
-        if isDirectory.boolValue { throw VideoError.notAVideo(path: path, reason: "it is a directory") }
+        // Regular files only (symbolic links followed): a FIFO or a device could block or never end.
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw VideoError.fileNotFound(path: path) }
+        let fileType = status.st_mode & S_IFMT
+        if fileType == S_IFDIR { throw VideoError.notAVideo(path: path, reason: "it is a directory") }
+        if fileType != S_IFREG { throw VideoError.notAVideo(path: path, reason: "not a regular file") }
         guard let packet = PacketHandle() else { throw VideoError.corruptStream(path: path, detail: "out of memory") }
         self.packet = packet
 
@@ -43,10 +44,20 @@ final class DemuxedInput {
         // libavformat opens single images through its image2 demuxers ("image2", "png_pipe", "jpeg_pipe", ...)
         // as one-frame videos; a still image is refused here so images and videos keep separate paths.
         if containerName == "image2" || containerName.hasSuffix("_pipe") {
-            throw VideoError.notAVideo(path: path, reason: "a still image (\(containerName)), not a video")
+            throw VideoError.notAVideo(path: path, reason: "a still image (\(containerName))")
         }
 
-        let infoStatus = avformat_find_stream_info(opened, nil)
+        // The decoders FFmpeg runs while probing get the pixel limit too. A probe decoder over the limit
+        // zeroes the stream's size, so the sizes the headers declare are kept to check against the limit.
+        let streamCount = Int(opened.pointee.nb_streams)
+        let declaredSizes = (0..<streamCount).map { i -> (width: Int, height: Int) in
+            guard let parameters = opened.pointee.streams[i]?.pointee.codecpar?.pointee else { return (0, 0) }
+            return (Int(parameters.width), Int(parameters.height))
+        }
+        var probeOptions = [OpaquePointer?](repeating: nil, count: max(streamCount, 1))
+        for i in 0..<streamCount { av_dict_set(&probeOptions[i], "max_pixels", String(maxPixels), 0) }
+        defer { for i in 0..<streamCount { av_dict_free(&probeOptions[i]) } }
+        let infoStatus = avformat_find_stream_info(opened, &probeOptions)
         if infoStatus < 0 {
             throw VideoError.corruptStream(path: path, detail: "reading stream info: \(FFmpegSupport.errorText(infoStatus))")
         }
@@ -62,7 +73,9 @@ final class DemuxedInput {
             throw VideoError.unsupportedCodec(path: path, codec: String(cString: avcodec_get_name(parameters.codec_id)))
         }
         self.decoder = decoder
-        let width = Int(parameters.width), height = Int(parameters.height)
+        let declared = Int(index) < declaredSizes.count ? declaredSizes[Int(index)] : (width: 0, height: 0)
+        let probed = (width: Int(parameters.width), height: Int(parameters.height))
+        let (width, height) = declared.width * declared.height > probed.width * probed.height ? declared : probed
         if width * height > maxPixels {
             throw VideoError.frameTooLarge(path: path, width: width, height: height, maxPixels: maxPixels)
         }

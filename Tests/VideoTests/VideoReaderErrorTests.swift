@@ -37,6 +37,13 @@ import Video
         guard case .notAVideo = openError(path) else { Issue.record("a directory must be notAVideo"); return }
     }
 
+    @Test func deviceIsNotAVideo() {
+        guard case .notAVideo(_, let reason) = openError("/dev/null") else {
+            Issue.record("/dev/null must be notAVideo"); return
+        }
+        #expect(reason == "not a regular file")
+    }
+
     @Test func emptyFile() throws {
         let path = try write([], named: "empty.mp4").path
         guard case .notAVideo = openError(path) else { Issue.record("an empty file must be notAVideo"); return }
@@ -107,6 +114,21 @@ import Video
         #expect(openError(video.path, maxPixels: limit)
                 == .frameTooLarge(path: video.path, width: SourceFrames.width, height: SourceFrames.height, maxPixels: limit))
         #expect(try VideoReader(path: video.path, maxPixels: limit + 1).frameCount == SourceFrames.count)
+    }
+
+    /// A raw H.264 stream declares no size in a header: the limit must still stop it, at open or at decode.
+    @Test func rawStreamOverPixelLimit() throws {
+        let source = try SourceFrames.shared.get()
+        let mp4 = try source.encode("raw-limit.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv444p"])
+        let raw = mp4.deletingLastPathComponent().appendingPathComponent("raw-limit.h264")
+        try FFmpegTool.run(["-y", "-i", mp4.path, "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", raw.path])
+        let limit = 1000
+        let expected = VideoError.frameTooLarge(path: raw.path, width: SourceFrames.width, height: SourceFrames.height,
+                                                maxPixels: limit)
+        #expect(throws: expected) {
+            let reader = try VideoReader(path: raw.path, maxPixels: limit)
+            _ = try reader.frames(at: [0])
+        }
     }
 }
 
