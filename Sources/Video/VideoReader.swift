@@ -12,8 +12,12 @@ import CFFmpeg
 /// Frame `i` is always the `i`-th frame shown. When every packet has its own presentation timestamp,
 /// `frames(at:)` seeks to the keyframe shown at or before each wanted frame and decodes forward, naming
 /// frames by timestamp; if anything cannot be placed exactly (a frame without or with an unknown
-/// timestamp, a seek that lands past the frame) it starts again from the first frame and counts frames
-/// in output order, which is also what it does for streams without timestamps.
+/// timestamp, a seek that lands past the frame, a decoding error) it starts again from the first frame
+/// and counts frames in output order, which is also what it does for streams without timestamps.
+/// Seeking trusts the container's keyframe marks to be random-access points, which is what they mean.
+///
+/// A reader holds no FFmpeg state between calls (each `frames(at:)` opens its own demuxer and decoder),
+/// so it is a plain `Sendable` value and calls may run concurrently.
 ///
 /// Still images (which FFmpeg would open as one-frame videos) are refused with `VideoError.notAVideo`.
 /// FFmpeg's logging is silenced; every problem is a `VideoError` naming the file.
@@ -85,6 +89,9 @@ public struct VideoReader: Sendable {
                 decoded = try FrameReads.fromKeyframes(path: path, maxPixels: maxPixels, index: index, wanted: wanted,
                                                        statistics: &statistics)
             } catch is UnplaceableFrame {
+                statistics.restartedFromFirstFrame = true
+            } catch VideoError.corruptStream {
+                // Damage met after a seek is confirmed (or not) by reading from the first frame.
                 statistics.restartedFromFirstFrame = true
             }
         }
