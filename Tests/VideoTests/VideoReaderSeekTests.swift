@@ -88,4 +88,34 @@ import TestSupport
         }
         #expect(matching == all)
     }
+
+    /// An MP4 cut with `-ss ... -c copy` starts mid-GOP: its edit list marks the leading packets as decoded
+    /// but never shown. `frameCount` counts shown frames only (the container's sample count is larger), and
+    /// every frame, by seeking or not, equals the ffmpeg CLI's decode.
+    @Test func editListCutCountsShownFramesOnly() throws {
+        let long = try encode("long.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "24", "-bf", "2"])
+        let cut = long.deletingLastPathComponent().appendingPathComponent("edit-cut.mp4")
+        try FFmpegTool.run(["-y", "-ss", "1.3", "-i", long.path, "-c", "copy", cut.path])
+        let reference = [UInt8](try FFmpegTool.run([
+            "-i", cut.path, "-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+        ]))
+        let frameBytes = 96 * 64 * 3
+        let shown = reference.count / frameBytes
+        let reader = try VideoReader(path: cut.path)
+        #expect(shown > 0 && shown < Self.frameCount - 24)
+        #expect(reader.frameCount == shown)
+        let all = Array(0..<reader.frameCount)
+        var statistics = ReadStatistics()
+        let sequential = try reader.frames(at: all, allowSeeking: false, statistics: &statistics)
+        let sparse = [shown - 1, shown / 2, 0, 5]
+        statistics = ReadStatistics()
+        let seeking = try reader.frames(at: sparse, allowSeeking: true, statistics: &statistics)
+        #expect(!statistics.restartedFromFirstFrame)
+        #expect(seeking == sparse.map { sequential[$0] })
+        let matching = all.filter { i in
+            sequential[i].pixels.elementsEqual(reference[(i * frameBytes)..<((i + 1) * frameBytes)])
+        }
+        #expect(matching == all)
+    }
 }
