@@ -12,6 +12,8 @@ import Video
                                 "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"]),
         ("h264-420-full.mp4", ["-vf", "pad=180:136", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-color_range", "pc"]),
         ("mjpeg.avi", ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]),
+        ("h264-10bit.mkv", ["-vf", "pad=180:136", "-c:v", "libx264", "-pix_fmt", "yuv420p10le"]),
+        ("vp9-422.webm", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv422p", "-b:v", "0", "-crf", "30"]),
     ])
     func matchesFFmpegCLI(name: String, codecArguments: [String]) throws {
         let source = try SourceFrames.shared.get()
