@@ -25,6 +25,9 @@ let package = Package(
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libpng",
             providers: [.apt(["libturbojpeg0-dev", "libpng-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         // Hand-written SIMD kernels with run-time CPU dispatch (clang: AMX tile code needs it).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -37,6 +40,7 @@ let package = Package(
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
         .target(name: "Media", dependencies: ["CImageCodecs", "CImageSupport"]),
+        .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(
             name: "Tokenizer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -72,6 +76,8 @@ let package = Package(
             dependencies: ["Media", "CImageCodecs"],
             exclude: ["Resources"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -8,6 +8,11 @@ packages=(
   libopenblas-dev     # COpenBLAS: f32 GEMM
   libturbojpeg0-dev   # CImageCodecs: JPEG decoding
   libpng-dev          # CImageCodecs: PNG decoding
+  libavformat-dev     # CFFmpeg: video containers
+  libavcodec-dev      # CFFmpeg: video decoders
+  libswscale-dev      # CFFmpeg: pixel format conversion to RGB24
+  libavutil-dev       # CFFmpeg: frames, errors
+  ffmpeg              # VideoTests build their test videos with the ffmpeg CLI
   python3             # tests drive the CLI contract checker in Tests/Tools
 )
 sudo_cmd=()
