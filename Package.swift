@@ -55,8 +55,7 @@ let package = Package(
         .executableTarget(
             name: "internvl",
             dependencies: [
-                "SystemInfo", "Checkpoint", "Tokenizer", "Media", "Models", "InternVL", "Cluster", "ModelFactory",
-                "SystemInfo",
+                "SystemInfo", "Checkpoint", "Tokenizer", "Media", "Video", "Models", "InternVL", "Cluster", "ModelFactory",
                 "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -75,9 +74,7 @@ let package = Package(
             name: "MediaTests",
             dependencies: ["Media", "CImageCodecs"],
             exclude: ["Resources"]),
-        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["internvl", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

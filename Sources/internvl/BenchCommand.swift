@@ -6,7 +6,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernels, tokenizer and model speed against this machine's limits (use a release build).",
-        subcommands: [BenchTokenizerCommand.self]
-        subcommands: [BenchKernelsCommand.self]
+        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self]
     )
 }
