@@ -109,6 +109,7 @@ import Testing
             ("[1, 2]", "top level"),
             (#"{"added_tokens_decoder": {"x": {"content": "<a>"}}}"#, "\"x\""),
             (#"{"added_tokens_decoder": {"5": {"special": true}}}"#, "content"),
+            (#"{"added_tokens_decoder": {"99999999999": {"content": "<big>"}}}"#, "99999999999"),
             (#"{"bos_token": 7}"#, "bos_token"),
             (#"{"add_bos_token": "yes"}"#, "add_bos_token"),
         ] {
