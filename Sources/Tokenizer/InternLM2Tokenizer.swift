@@ -38,6 +38,29 @@ public struct InternLM2Tokenizer: Sendable {
     /// Whether some id that is not special still has the text of a special token (then streaming decode
     /// cannot know the text before such a token in advance).
     let hasSpecialTextOnOrdinaryID: Bool
+    /// Per-id facts the decoders need, indexed by id (`vocabularySize` entries), so decoding hashes nothing.
+    let tokenFlags: [TokenFlags]
+
+    /// What decoding needs to know about one id.
+    struct TokenFlags: OptionSet, Sendable {
+        let rawValue: UInt8
+        /// The id exists (a SentencePiece piece or an added token).
+        static let valid = TokenFlags(rawValue: 1 << 0)
+        /// The id is in `specialTokenIDs`.
+        static let specialID = TokenFlags(rawValue: 1 << 1)
+        /// The token text is in `legacyAddedTokens`.
+        static let legacy = TokenFlags(rawValue: 1 << 2)
+        /// The token text is in `specialTokens`.
+        static let specialText = TokenFlags(rawValue: 1 << 3)
+        /// The id is an added token (its text, not its SentencePiece piece, is what gets decoded).
+        static let added = TokenFlags(rawValue: 1 << 4)
+    }
+
+    /// The flags of `id`, empty (not even `.valid`) when out of range.
+    @inline(__always)
+    func flags(of id: Int) -> TokenFlags {
+        id >= 0 && id < tokenFlags.count ? tokenFlags[id] : []
+    }
 
     /// Loads the tokenizer of a model directory: `tokenizer.model`, plus `tokenizer_config.json`,
     /// `special_tokens_map.json` and `added_tokens.json` when present.
@@ -125,6 +148,23 @@ public struct InternLM2Tokenizer: Sendable {
             ordinaryWithSpecialText = true
         }
         hasSpecialTextOnOrdinaryID = ordinaryWithSpecialText
+        var flags = [TokenFlags](repeating: [], count: vocabularySize)
+        for id in 0..<vocabularySize {
+            let text: String
+            if let added = byID[id] {
+                text = added.content
+                flags[id].insert(.added)
+            } else if id < model.count {
+                text = model.piece(for: id)
+            } else {
+                continue
+            }
+            flags[id].insert(.valid)
+            if specialTokenIDs.contains(id) { flags[id].insert(.specialID) }
+            if legacyAddedTokens.contains(text) { flags[id].insert(.legacy) }
+            if special.contains(text) { flags[id].insert(.specialText) }
+        }
+        tokenFlags = flags
     }
 
     // MARK: - Lookups
@@ -180,17 +220,18 @@ public struct InternLM2Tokenizer: Sendable {
         var parts: [String] = []
         var run: [Int] = []
         for id in ids {
-            guard let text = token(for: id) else {
+            let flags = flags(of: id)
+            guard flags.contains(.valid) else {
                 throw TokenizerError.unknownTokenID(id: id, vocabularySize: vocabularySize)
             }
-            if skipSpecialTokens && specialTokenIDs.contains(id) { continue }
-            if legacyAddedTokens.contains(text) {
+            if skipSpecialTokens && flags.contains(.specialID) { continue }
+            if flags.contains(.legacy) {
                 if !run.isEmpty {
                     let decoded = convertTokensToString(run)
                     if !decoded.isEmpty { parts.append(decoded) }
                     run.removeAll()
                 }
-                parts.append(text)
+                parts.append(token(for: id)!)
             } else {
                 run.append(id)
             }
@@ -207,10 +248,9 @@ public struct InternLM2Tokenizer: Sendable {
         var pending: [Int] = []
         var previousWasSpecial = false
         for id in ids {
-            let text = token(for: id)!
-            if specialTokens.contains(text) {
+            if tokenFlags[id].contains(.specialText) {
                 if !previousWasSpecial { output += " " }
-                output += decodePieces(pending) + text
+                output += decodePieces(pending) + token(for: id)!
                 previousWasSpecial = true
                 pending.removeAll()
             } else {
@@ -226,7 +266,7 @@ public struct InternLM2Tokenizer: Sendable {
     /// reference passes token strings to `sp_model.decode`).
     func decodePieces(_ ids: [Int]) -> String {
         guard !ids.isEmpty else { return "" }
-        if ids.allSatisfy({ addedByID[$0] == nil }) { return model.decode(ids) }
+        if ids.allSatisfy({ !tokenFlags[$0].contains(.added) }) { return model.decode(ids) }
         return model.decode(pieces: ids.map { token(for: $0)! })
     }
 }

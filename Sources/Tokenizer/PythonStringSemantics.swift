@@ -50,7 +50,7 @@ public enum PythonStringSemantics {
     /// Python `str.replace` on UTF-8 (exact for ASCII patterns, which never match inside a multi-byte
     /// character).
     static func replaceAll(_ text: [UInt8], pattern: [UInt8], with replacement: [UInt8]) -> [UInt8] {
-        guard text.count >= pattern.count, let first = pattern.first else { return text }
+        guard text.count >= pattern.count, let first = pattern.first, text.contains(first) else { return text }
         var output: [UInt8] = []
         output.reserveCapacity(text.count)
         var index = 0

@@ -43,6 +43,8 @@ struct StreamingCleanup {
 
     /// Feeds text; returns the part of the cleaned text that can no longer change.
     mutating func feed(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        // Every pattern starts with a space: with nothing held back, text without spaces passes unchanged.
+        if !scalars.contains(" ") && stages.allSatisfy({ $0.buffer.isEmpty }) { return scalars }
         var current = scalars
         for index in stages.indices {
             var next: [Unicode.Scalar] = []

@@ -29,16 +29,18 @@ public struct StreamingDetokenizer: Sendable {
     /// Adds one id; returns the text that became final (empty while a character or a cleanup is pending).
     /// Throws `TokenizerError.unknownTokenID` for an id outside the vocabulary.
     public mutating func append(_ id: Int) throws -> String {
-        guard let text = tokenizer.token(for: id) else {
+        let flags = tokenizer.flags(of: id)
+        guard flags.contains(.valid) else {
             throw TokenizerError.unknownTokenID(id: id, vocabularySize: tokenizer.vocabularySize)
         }
         ids.append(id)
         // Exotic vocabularies where an ordinary id carries a special token's text change the text before it
         // retroactively; for those, everything is emitted by `finish()`.
         if tokenizer.hasSpecialTextOnOrdinaryID { return "" }
-        if tokenizer.specialTokenIDs.contains(id) { return "" }
+        if flags.contains(.specialID) { return "" }
         var output: [Unicode.Scalar] = []
-        if tokenizer.legacyAddedTokens.contains(text) {
+        if flags.contains(.legacy) {
+            let text = tokenizer.token(for: id)!
             endRun(into: &output, keepEmpty: false)
             if partCount > 0 { output.append(" ") }
             output.append(contentsOf: text.unicodeScalars)
@@ -49,7 +51,8 @@ public struct StreamingDetokenizer: Sendable {
         let model = tokenizer.model
         var pieceID = id
         var verbatim: [UInt8]? = nil
-        if tokenizer.addedByID[id] != nil {
+        if flags.contains(.added) {
+            let text = tokenizer.token(for: id)!
             pieceID = model.id(of: text)
             if pieceID == model.unknownID && text != model.piece(for: pieceID) { verbatim = Array(text.utf8) }
         }

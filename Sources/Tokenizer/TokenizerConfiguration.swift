@@ -37,6 +37,10 @@ struct TokenizerConfiguration: Sendable {
     /// InternLM2Tokenizer's constructor defaults.
     static let defaultRoles = ["bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "</s>"]
 
+    /// Added-token ids must stay below this (2^24; InternVL2 uses 92553), so a corrupt file cannot make the
+    /// per-id tables huge.
+    static let maximumTokenID = 1 << 24
+
     var addedTokens: [AddedToken] = []
     /// Role name (`bos_token`, ...) to token text.
     var roles: [String: String] = [:]
@@ -87,9 +91,10 @@ struct TokenizerConfiguration: Sendable {
             let specialTexts = Set(configuration.roles.values).union(configuration.additionalSpecialTokens)
             var knownIDs = Set(configuration.addedTokens.map(\.id))
             for (content, value) in added.sorted(by: { $0.key < $1.key }) {
-                guard let id = value as? Int, id >= 0 else {
+                guard let id = value as? Int, id >= 0, id < maximumTokenID else {
                     throw TokenizerError.malformedConfiguration(
-                        path: addedURL.path, reason: "token \"\(content)\" must map to a non-negative integer id")
+                        path: addedURL.path,
+                        reason: "token \"\(content)\" must map to an integer id in 0..<\(maximumTokenID)")
                 }
                 if knownIDs.insert(id).inserted {
                     configuration.addedTokens.append(
@@ -108,9 +113,9 @@ struct TokenizerConfiguration: Sendable {
         }
         var tokens: [AddedToken] = []
         for (key, entry) in entries {
-            guard let id = Int(key), id >= 0 else {
+            guard let id = Int(key), id >= 0, id < maximumTokenID else {
                 throw TokenizerError.malformedConfiguration(
-                    path: path, reason: "added_tokens_decoder key \"\(key)\" is not a non-negative integer id")
+                    path: path, reason: "added_tokens_decoder key \"\(key)\" is not an integer id in 0..<\(maximumTokenID)")
             }
             guard let fields = entry as? [String: Any], let content = fields["content"] as? String else {
                 throw TokenizerError.malformedConfiguration(

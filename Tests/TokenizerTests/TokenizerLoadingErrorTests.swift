@@ -109,6 +109,7 @@ import Testing
             ("[1, 2]", "top level"),
             (#"{"added_tokens_decoder": {"x": {"content": "<a>"}}}"#, "\"x\""),
             (#"{"added_tokens_decoder": {"5": {"special": true}}}"#, "content"),
+            (#"{"added_tokens_decoder": {"99999999999": {"content": "<big>"}}}"#, "99999999999"),
             (#"{"bos_token": 7}"#, "bos_token"),
             (#"{"add_bos_token": "yes"}"#, "add_bos_token"),
         ] {
@@ -123,5 +124,18 @@ import Testing
             #expect(error.description.contains(fragment), "\(error.description)")
             #expect(!error.description.contains("\n"))
         }
+    }
+
+    /// Without the transformers side files the tokenizer still loads, with InternLM2Tokenizer's defaults.
+    @Test func modelAloneUsesDefaults() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Self.realModel().write(to: directory.appendingPathComponent("tokenizer.model"))
+        let tokenizer = try InternLM2Tokenizer(directory: directory)
+        #expect(tokenizer.vocabularySize == 1536)
+        #expect(tokenizer.bosID == 1 && tokenizer.eosID == 2 && tokenizer.padID == 2 && tokenizer.unknownID == 0)
+        #expect(tokenizer.specialTokenIDs == [0, 1, 2])
+        // The chat tokens are user-defined pieces of the model, so they still encode whole.
+        #expect(tokenizer.encode("<|im_end|>", addBOS: false) == [1534])
+        #expect(tokenizer.id(of: "<IMG_CONTEXT>") == nil)
     }
 }
