@@ -81,6 +81,32 @@ import Testing
         #expect(maxAbsolute < 64)
     }
 
+    /// A 12-megapixel JPEG decodes to the right size, within JPEG loss. Prints the decode time (not asserted).
+    @Test func largeJPEGDecodes() throws {
+        let width = 4032, height = 3024
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let o = (y * width + x) * 3
+                pixels[o] = UInt8(x % 256); pixels[o + 1] = UInt8(y % 256); pixels[o + 2] = UInt8((x + y) / 32 % 256)
+            }
+        }
+        let source = RGBImage(width: width, height: height, pixels: pixels)
+        let jpeg = try compressJPEG(source, quality: 92)
+        let start = Date()
+        let decoded = try ImageDecoder().decode(bytes: jpeg, name: "large.jpg")
+        let seconds = Date().timeIntervalSince(start)
+        #expect(decoded.width == width && decoded.height == height)
+        var squared = 0.0
+        for i in stride(from: 0, to: pixels.count, by: 7) {
+            let d = Double(Int(pixels[i]) - Int(decoded.pixels[i]))
+            squared += d * d
+        }
+        let psnr = 10 * log10(255.0 * 255.0 / (squared / Double(pixels.count / 7)))
+        #expect(psnr > 30)
+        print("decode 4032x3024 JPEG (\(jpeg.count) bytes): \(String(format: "%.3f", seconds)) s, PSNR \(String(format: "%.1f", psnr)) dB")
+    }
+
     @Test func sniffsFormatNotExtension() throws {
         let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: FixtureFiles.golden("images/chelsea.png"))))
         let path = try temporaryFile(named: "actually_png.jpg", contents: png)

@@ -17,6 +17,20 @@ import Testing
         #expect(difference.differing == 0, "\(width)x\(height): \(difference)")
     }
 
+    /// Source windows clamp at the borders: a 1x1 or 3x1 flat image stays flat at any size and grid.
+    @Test func tinyFlatImagesStayFlat() throws {
+        for (width, height) in [(1, 1), (3, 1), (1, 5)] {
+            let pixels: [UInt8] = (0..<(width * height * 3)).map { [250, 3, 77][$0 % 3] }
+            let image = RGBImage(width: width, height: height, pixels: pixels)
+            let (grid, tiles) = try DynamicTiling(maxTiles: 40).tiles(of: image)
+            #expect(tiles.count == (grid.tileCount == 1 ? 1 : grid.tileCount + 1))
+            for tile in tiles {
+                #expect(tile.width == 448 && tile.height == 448)
+                #expect(tile.pixels.enumerated().allSatisfy { $0.element == ([250, 3, 77] as [UInt8])[$0.offset % 3] }, "\(width)x\(height)")
+            }
+        }
+    }
+
     @Test func sameSizeIsACopy() {
         let image = RGBImage(width: 3, height: 2, pixels: Array(0..<18))
         #expect(PillowBicubicResize.resize(image, width: 3, height: 2) == image)
