@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
         .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Models"]),
+        .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Video", "Models"]),
         .executableTarget(
             name: "internvl",
             dependencies: [

@@ -5,6 +5,7 @@ import InternVL
 import Media
 import Models
 import Tokenizer
+import Video
 import Foundation
 
 /// How the CLI reports a failure: one line on stderr and an exit code (2 for bad input, 1 for runtime failures).
@@ -13,7 +14,7 @@ enum ErrorReporting {
     static func isInputError(_ error: Error) -> Bool {
         switch error {
         case is CheckpointError, is ClusterConfigurationError, is InputError, is InternVLError, is MediaError,
-             is TokenizerError, is ModelError:
+             is TokenizerError, is ModelError, is VideoError:
             return true
         case let error as ClusterRuntimeError: return error.kind != .timeout
         default: return false
@@ -29,8 +30,9 @@ enum ErrorReporting {
         }
         let code = InternVLCommand.exitCode(for: error)
         guard code == .validationFailure else { InternVLCommand.exit(withError: error) }
-        // ArgumentParser's usage errors exit 64 (EX_USAGE); our contract says 2.
-        FileHandle.standardError.write(Data((InternVLCommand.fullMessage(for: error) + "\n").utf8))
+        // ArgumentParser's usage errors exit 64 (EX_USAGE); our contract says 2, with one line.
+        let message = InternVLCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        FileHandle.standardError.write(Data("internvl: error: \(message) (see --help)\n".utf8))
         Foundation.exit(2)
     }
 }

@@ -16,6 +16,7 @@ struct RunCommand: ParsableCommand {
             Examples:
               internvl run -m MODEL --image cat.jpg -p "Describe the image."
               internvl run -m MODEL --image a.png --image b.png -p "What differs?" --json
+              internvl run -m MODEL --video clip.mp4 --frames 8 -p "What happens?"
             """)
 
     @OptionGroup var model: ModelDirectoryOptions
@@ -25,6 +26,13 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("image"), help: ArgumentHelp("An image (JPEG or PNG); repeat for several.", valueName: "path"))
     var images: [String] = []
+
+    @Option(help: ArgumentHelp("A video (MP4, WebM, AVI, ...); frames are sampled as the model card's load_video does.",
+                               valueName: "path"))
+    var video: String?
+
+    @Option(help: "Frames to sample from --video (one tile each, FrameN: <image> lines before the question).")
+    var frames: Int = 8
 
     @Option(help: "Tiles per image, 1...40 (default: the model's max_dynamic_patch, 12 for InternVL2).")
     var maxTiles: Int?
@@ -71,6 +79,8 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
         guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
+        if video != nil && !images.isEmpty { throw ValidationError("give --image or --video, not both") }
+        guard (1...256).contains(frames) else { throw ValidationError("--frames \(frames) is outside 1...256") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard temp >= 0 else { throw ValidationError("--temp must be >= 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -85,7 +95,9 @@ struct RunCommand: ParsableCommand {
         let load = ContinuousClock.now - start
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: greedy ? 0 : temp, topK: topK,
                                           topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
-        let request = ChatRequest(question: prompt, images: images.map { .file($0) }, combineImages: combineImages,
+        let videoFrames = try video.map { try VideoFrames.load(path: $0, segments: frames, maxPixels: maxImagePixels) } ?? []
+        let request = ChatRequest(question: prompt, images: images.map { .file($0) }, videoFrames: videoFrames,
+                                  combineImages: combineImages,
                                   maxTiles: maxTiles, systemMessage: system, settings: settings)
         let streamToStdout: ((String) -> Void)? = json ? nil : { text in
             FileHandle.standardOutput.write(Data(text.utf8))
