@@ -14,7 +14,7 @@ struct InternVLCommand: ParsableCommand {
             """,
         version: InternVLVersion.string,
         subcommands: [
-            VersionCommand.self, RunCommand.self, InspectCommand.self, TokenizeCommand.self, InitModelCommand.self, CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self,
+            VersionCommand.self, RunCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, InitModelCommand.self, CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self,
             BenchCommand.self,
         ]
     )
