@@ -14,8 +14,8 @@ struct InternVLCommand: ParsableCommand {
             """,
         version: InternVLVersion.string,
         subcommands: [
-            VersionCommand.self, RunCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, InitModelCommand.self, CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self,
-            BenchCommand.self,
+            DemoCommand.self, RunCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, InitModelCommand.self, CoordinatorCommand.self, WorkerCommand.self, ClusterCommand.self,
+            BenchCommand.self, VersionCommand.self,
         ]
     )
 
