@@ -50,8 +50,8 @@ let package = Package(
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
-        .target(name: "Models", dependencies: ["Checkpoint", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Video", "Models"]),
+        .target(name: "Models", dependencies: ["Checkpoint", "Kernels", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Video", "Models", "Kernels"]),
         .executableTarget(
             name: "internvl",
             dependencies: [

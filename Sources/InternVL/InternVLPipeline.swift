@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+@_exported import enum Kernels.WeightFormat
 import Media
 import Models
 import Tokenizer
@@ -35,11 +36,12 @@ public final class InternVLPipeline: @unchecked Sendable {
     private let imageContextID: Int
     private let stopID: Int
 
-    /// Loads config.json, the tokenizer files and all weights of `modelDirectory`.
-    public init(modelDirectory: URL, limits: Limits = Limits()) throws {
+    /// Loads config.json, the tokenizer files and all weights of `modelDirectory`, Linear weights in `weights`
+    /// (bf16 is exact for the bf16 checkpoints InternVL2 ships; q8_0 and q4_0 quantize at load).
+    public init(modelDirectory: URL, limits: Limits = Limits(), weights: WeightFormat = .bf16) throws {
         configuration = try InternVLConfiguration(directory: modelDirectory)
         tokenizer = try InternLM2Tokenizer(directory: modelDirectory)
-        model = try InternVLModel(directory: modelDirectory)
+        model = try InternVLModel(directory: modelDirectory, weightFormat: weights)
         self.limits = limits
         guard let context = tokenizer.id(of: InternVLPromptBuilder.imageContextToken) else {
             throw InternVLError.tokenizerLacks(InternVLPromptBuilder.imageContextToken)

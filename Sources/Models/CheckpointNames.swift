@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 
 /// The HF tensor names of an InternVL2 checkpoint: the only place they are spelled out.
 enum CheckpointNames {
@@ -26,9 +27,11 @@ enum CheckpointNames {
     }
 }
 
-/// Reads checkpoint tensors as f32 arrays with their expected shapes (the interim weight format).
+/// Reads checkpoint tensors with their expected shapes: vectors as f32, Linear weights in `format`.
 struct WeightLoader {
     let store: CheckpointStore
+    /// Storage format of Linear weights (bf16 keeps a bf16 checkpoint exact at half the memory of f32).
+    var format: WeightFormat = .bf16
 
     /// The tensor `name` as Floats; throws `CheckpointError` when it is missing or has another shape.
     func floats(_ name: String, shape: [Int]) throws -> [Float] {
@@ -37,10 +40,10 @@ struct WeightLoader {
 
     /// The Linear `prefix.weight` [outFeatures, inFeatures] and, when `bias`, `prefix.bias` [outFeatures].
     func linear(_ prefix: String, outFeatures: Int, inFeatures: Int, bias: Bool) throws -> LinearWeight {
-        LinearWeight(
+        try LinearWeight(
+            tensor: store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]),
             outFeatures: outFeatures, inFeatures: inFeatures,
-            weight: try floats(prefix + ".weight", shape: [outFeatures, inFeatures]),
-            bias: bias ? try floats(prefix + ".bias", shape: [outFeatures]) : nil)
+            bias: bias ? try floats(prefix + ".bias", shape: [outFeatures]) : nil, format: format)
     }
 }
 

@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 
 /// One InternLM2 decoder layer's weights (f32, converted at load).
 struct DecoderLayer {
@@ -56,7 +57,7 @@ public final class DecoderStage {
     public var holdsHead: Bool { output != nil }
 
     /// Loads the tensors of layers `layers` (plus embeddings / final norm / head when the range touches the ends).
-    public init(store: CheckpointStore, configuration c: LanguageModelConfiguration, layers: Range<Int>) throws {
+    public init(store: CheckpointStore, configuration c: LanguageModelConfiguration, layers: Range<Int>, weightFormat: WeightFormat = .bf16) throws {
         guard layers.lowerBound >= 0, layers.upperBound <= c.layerCount, !layers.isEmpty else {
             throw ModelError.badParameter(name: "layers", value: "\(layers.lowerBound)..<\(layers.upperBound)",
                                           rule: "must be a non-empty range inside 0..<\(c.layerCount)")
@@ -67,7 +68,7 @@ public final class DecoderStage {
         configuration = c
         self.layers = layers
         rotary = try RotaryEmbedding(configuration: c)
-        let load = WeightLoader(store: store)
+        let load = WeightLoader(store: store, format: weightFormat)
         let names = CheckpointNames.Language.self
         let h = c.hiddenSize
         let attentionWidth = c.headCount * c.headDim

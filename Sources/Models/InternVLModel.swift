@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 import Foundation
 
 /// The whole InternVL2 chat model in one process: InternViT, the projector and every InternLM2 layer.
@@ -17,13 +18,14 @@ public final class InternVLModel {
     /// All decoder layers (embeddings and head included).
     public let language: DecoderStage
 
-    /// Loads every part from `store`. Fails if a tensor is missing, has another shape, or if any stored tensor is
-    /// left unused.
-    public init(store: CheckpointStore, configuration: InternVLConfiguration) throws {
+    /// Loads every part from `store`, Linear weights in `weightFormat` (bf16: exact for bf16 checkpoints; q8_0 and
+    /// q4_0 quantize at load). Fails if a tensor is missing, has another shape, or if any stored tensor is left unused.
+    public init(store: CheckpointStore, configuration: InternVLConfiguration, weightFormat: WeightFormat = .bf16) throws {
         self.configuration = configuration
-        vision = try InternViT(store: store, configuration: configuration.vision)
-        projector = try Projector(store: store, configuration: configuration)
-        language = try DecoderStage(store: store, configuration: configuration.llm, layers: 0..<configuration.llm.layerCount)
+        vision = try InternViT(store: store, configuration: configuration.vision, weightFormat: weightFormat)
+        projector = try Projector(store: store, configuration: configuration, weightFormat: weightFormat)
+        language = try DecoderStage(store: store, configuration: configuration.llm, layers: 0..<configuration.llm.layerCount,
+                                    weightFormat: weightFormat)
         let unused = store.unusedTensorNames
         guard unused.isEmpty else { throw ModelError.unusedTensors(file: store.filePath(of: unused[0]), names: unused) }
         guard vision.hiddenStateIndex(selectLayer: configuration.selectLayer) != nil else {
@@ -32,8 +34,9 @@ public final class InternVLModel {
     }
 
     /// Opens `directory` (config.json + safetensors) and loads the model.
-    public convenience init(directory: URL) throws {
-        try self.init(store: CheckpointStore(directory: directory), configuration: InternVLConfiguration(directory: directory))
+    public convenience init(directory: URL, weightFormat: WeightFormat = .bf16) throws {
+        try self.init(store: CheckpointStore(directory: directory), configuration: InternVLConfiguration(directory: directory),
+                      weightFormat: weightFormat)
     }
 
     /// `vit_embeds` [tiles, tokensPerTile, H_llm] of `pixelValues` [tiles, 3, height, width]: the ViT hidden state

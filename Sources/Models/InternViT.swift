@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 
 /// The LayerNorm (with bias) of an InternViT block.
 struct VisionNorm {
@@ -67,7 +68,7 @@ public final class InternViT {
     let layers: [VisionLayer]
 
     /// Loads the `vision_model.*` tensors from `store`.
-    public init(store: CheckpointStore, configuration: VisionConfiguration) throws {
+    public init(store: CheckpointStore, configuration: VisionConfiguration, weightFormat: WeightFormat = .bf16) throws {
         guard configuration.norm == .layerNorm else {
             throw ModelError.unsupported(field: "vision_config.norm_type", value: "'\(configuration.norm.rawValue)' (only 'layer_norm', InternViT-300M)")
         }
@@ -75,16 +76,15 @@ public final class InternViT {
             throw ModelError.unsupported(field: "vision_config.qk_normalization", value: "true (InternViT-6B)")
         }
         self.configuration = configuration
-        let load = WeightLoader(store: store)
+        let load = WeightLoader(store: store, format: weightFormat)
         let d = configuration.hiddenSize
         let c = configuration.channelCount
         let p = configuration.patchSize
         let side = configuration.patchesPerSide
         let names = CheckpointNames.Vision.self
-        patchEmbedding = LinearWeight(
-            outFeatures: d, inFeatures: c * p * p,
-            weight: try load.floats(names.patchWeight, shape: [d, c, p, p]),
-            bias: try load.floats(names.patchBias, shape: [d]))
+        patchEmbedding = try LinearWeight(
+            tensor: store.tensor(names.patchWeight, shape: [d, c, p, p]), outFeatures: d, inFeatures: c * p * p,
+            bias: try load.floats(names.patchBias, shape: [d]), format: load.format)
         classEmbedding = try load.buffer(names.classEmbedding, shape: [1, 1, d])
         positionEmbedding = try load.buffer(names.positionEmbedding, shape: [1, 1 + side * side, d])
         let epsilon = Float(configuration.layerNormEpsilon)

@@ -1,40 +1,89 @@
-import COpenBLAS
+import Checkpoint
+import Foundation
+import Kernels
 
-/// The weights of one linear layer, converted to f32 at load: `weight` is row-major [outFeatures, inFeatures]
-/// (PyTorch layout), `bias` has `outFeatures` values when present.
-public struct LinearWeight: Sendable {
-    /// Output width (rows of `weight`).
+/// The compute threads every model in this process uses (matmul is split over them).
+public enum ComputeThreads {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current: ThreadPool?
+
+    /// The shared pool (created on first use with one thread per active core).
+    public static var pool: ThreadPool {
+        lock.withLock {
+            if let current { return current }
+            let created = try! ThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount)
+            current = created
+            return created
+        }
+    }
+
+    /// Replaces the shared pool with one of `threads` threads (call before loading a model).
+    public static func configure(threads: Int) throws {
+        let pool = try ThreadPool(threads: threads)
+        lock.withLock { current = pool }
+    }
+}
+
+/// The weights of one linear layer: `matrix` is W [outFeatures, inFeatures] (PyTorch layout) in a kernel weight
+/// format chosen at load; `bias` has `outFeatures` values when present.
+public struct LinearWeight: @unchecked Sendable {
+    /// Output width (rows of W).
     public let outFeatures: Int
-    /// Input width (columns of `weight`).
+    /// Input width (columns of W).
     public let inFeatures: Int
-    /// [outFeatures, inFeatures], row-major.
-    public let weight: FloatBuffer
+    /// W in its storage format.
+    public let matrix: WeightMatrix
     /// [outFeatures], or nil for a bias-free layer.
     public let bias: FloatBuffer?
 
-    /// Wraps converted weights; the counts must agree with the dimensions.
-    public init(outFeatures: Int, inFeatures: Int, weight: [Float], bias: [Float]?) {
+    /// Wraps f32 weights, stored in `format` (bf16 rounds to nearest even; exact for values read from bf16).
+    public init(outFeatures: Int, inFeatures: Int, weight: [Float], bias: [Float]?, format: WeightFormat = .f32) throws {
         precondition(weight.count == outFeatures * inFeatures, "linear weight: \(weight.count) values for [\(outFeatures), \(inFeatures)]")
         precondition(bias == nil || bias!.count == outFeatures, "linear bias: \(bias!.count) values for \(outFeatures) outputs")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
-        self.weight = FloatBuffer(weight)
+        matrix = try weight.withUnsafeBufferPointer {
+            try WeightMatrix(rows: outFeatures, cols: inFeatures, format: Self.usable(format, cols: inFeatures),
+                             f32: $0.baseAddress!, pool: ComputeThreads.pool)
+        }
         self.bias = bias.map(FloatBuffer.init)
+    }
+
+    /// Converts a checkpoint tensor to `format` without an f32 copy when it is stored as bf16.
+    init(tensor: TensorData, outFeatures: Int, inFeatures: Int, bias: [Float]?, format: WeightFormat) throws {
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        let usable = Self.usable(format, cols: inFeatures)
+        if tensor.dtype == .bf16 {
+            let bits = tensor.bf16Bits()
+            matrix = try bits.withUnsafeBufferPointer {
+                try WeightMatrix(rows: outFeatures, cols: inFeatures, format: usable, bf16: $0.baseAddress!, pool: ComputeThreads.pool)
+            }
+        } else {
+            let values = tensor.floats()
+            matrix = try values.withUnsafeBufferPointer {
+                try WeightMatrix(rows: outFeatures, cols: inFeatures, format: usable, f32: $0.baseAddress!, pool: ComputeThreads.pool)
+            }
+        }
+        self.bias = bias.map(FloatBuffer.init)
+    }
+
+    /// Quantized formats need rows of whole 32-value blocks; other matrices keep bf16.
+    static func usable(_ format: WeightFormat, cols: Int) -> WeightFormat {
+        format.isQuantized && cols % format.blockSize != 0 ? .bf16 : format
     }
 }
 
 /// `out[r, :] = x[r, :] · weightᵀ + bias` for `rows` rows: x is [rows, inFeatures], out is [rows, outFeatures].
 ///
 /// The one matrix-multiply seam of the model: every Linear (ViT qkv/proj/fc1/fc2, the patch-embedding conv as
-/// im2col, mlp1, wqkv/wo/w1/w3/w2 and the output head) goes through here. Interim implementation: OpenBLAS
-/// `cblas_sgemm` on f32 weights; the `Kernels` module will replace it with per-format GEMM/GEMV.
+/// im2col, mlp1, wqkv/wo/w1/w3/w2 and the output head) goes through the `Kernels` matmul here (GEMV for decode,
+/// panel GEMM for prefill and vision, in the weight's format, over the shared compute threads).
 public func linear(_ x: UnsafePointer<Float>, rows: Int, _ layer: LinearWeight, _ out: UnsafeMutablePointer<Float>) {
     guard rows > 0 else { return }
-    let n = layer.outFeatures
-    let k = layer.inFeatures
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(k),
-                1, x, Int32(k), layer.weight.pointer, Int32(k), 0, out, Int32(n))
+    matmul(x, rows: rows, layer.matrix, into: out, pool: ComputeThreads.pool)
     if let bias = layer.bias?.pointer {
+        let n = layer.outFeatures
         for r in 0..<rows {
             let row = out + r * n
             for j in 0..<n { row[j] += bias[j] }

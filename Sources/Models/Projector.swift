@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 
 /// The vision-to-language projector of InternVL2 (`extract_feature` after the ViT): drop the class token,
 /// pixel shuffle v2 (2x2 patches → one token of 4D channels), then `mlp1` = LayerNorm(4D, eps 1e-5) → Linear →
@@ -16,7 +17,7 @@ public final class Projector {
     public static let normEpsilon: Float = 1e-5
 
     /// Loads `mlp1.*` for pixel shuffle v2 with scale 0.5 (the only variant InternVL2 uses).
-    public init(store: CheckpointStore, configuration: InternVLConfiguration) throws {
+    public init(store: CheckpointStore, configuration: InternVLConfiguration, weightFormat: WeightFormat = .bf16) throws {
         guard configuration.pixelShuffleVersion == "v2" else {
             throw ModelError.unsupported(field: "ps_version", value: "'\(configuration.pixelShuffleVersion)' (only 'v2')")
         }
@@ -26,7 +27,7 @@ public final class Projector {
         visionHidden = configuration.vision.hiddenSize
         languageHidden = configuration.llm.hiddenSize
         let wide = 4 * visionHidden
-        let load = WeightLoader(store: store)
+        let load = WeightLoader(store: store, format: weightFormat)
         let names = CheckpointNames.Projector.self
         normWeight = try load.buffer(names.norm + ".weight", shape: [wide])
         normBias = try load.buffer(names.norm + ".bias", shape: [wide])

@@ -1,7 +1,7 @@
 import ArgumentParser
-import COpenBLAS
 import Foundation
 import InternVL
+import Models
 
 /// `internvl chat -m DIR`: an interactive multi-turn conversation.
 struct ChatCommand: ParsableCommand {
@@ -33,14 +33,20 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "Compute threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Weight format in memory: bf16 (exact for InternVL2 checkpoints), f32, q8_0 or q4_0 (quantized at load).")
+    var weights: String = "bf16"
+
     func validate() throws {
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
         guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
     }
 
     func run() throws {
-        openblas_set_num_threads(Int32(max(threads, 1)))
-        let pipeline = try InternVLPipeline(modelDirectory: model.url)
+        try ComputeThreads.configure(threads: max(threads, 1))
+        guard let format = WeightFormat(rawValue: weights) else {
+            throw ValidationError("--weights '\(weights)' is not one of bf16, f32, q8_0, q4_0")
+        }
+        let pipeline = try InternVLPipeline(modelDirectory: model.url, weights: format)
         let session = pipeline.session(systemMessage: system, maxTiles: maxTiles)
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: temp)
         let interactive = isatty(STDIN_FILENO) != 0

@@ -1,7 +1,7 @@
 import ArgumentParser
-import COpenBLAS
 import Foundation
 import InternVL
+import Models
 
 /// `internvl run`: one question about images, a video or text, answered in this process.
 struct RunCommand: ParsableCommand {
@@ -70,6 +70,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Compute threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Weight format in memory: bf16 (exact for InternVL2 checkpoints), f32, q8_0 or q4_0 (quantized at load).")
+    var weights: String = "bf16"
+
     @Option(help: "Largest image in pixels (guards against decompression bombs).")
     var maxImagePixels: Int = 40_000_000
 
@@ -87,11 +90,14 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        openblas_set_num_threads(Int32(threads))
+        try ComputeThreads.configure(threads: threads)
         let start = ContinuousClock.now
+        guard let format = WeightFormat(rawValue: weights) else {
+            throw ValidationError("--weights '\(weights)' is not one of bf16, f32, q8_0, q4_0")
+        }
         let pipeline = try InternVLPipeline(
             modelDirectory: model.url,
-            limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens))
+            limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens), weights: format)
         let load = ContinuousClock.now - start
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: greedy ? 0 : temp, topK: topK,
                                           topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
