@@ -71,10 +71,10 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["internvl", "library-tour", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
-        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
         .testTarget(
             name: "MediaTests",
-            dependencies: ["Media", "CImageCodecs"],
+            dependencies: ["Media", "CImageCodecs", "Checkpoint"],
             exclude: ["Resources"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
     ],

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Testing
 @testable import Media
@@ -43,7 +44,7 @@ struct ByteDifference: CustomStringConvertible {
         // Byte-exact tiles: SHA-256 of the HWC uint8 bytes, as numpy's tobytes().
         for (t, tile) in tiles.enumerated() where t < entry.tile_sha256.count {
             #expect(tile.width == entry.image_size && tile.height == entry.image_size)
-            #expect(SHA256.hexDigest(tile.pixels) == entry.tile_sha256[t], "\(label) tile \(t): SHA-256 differs")
+            #expect(SHA256.hex(tile.pixels) == entry.tile_sha256[t], "\(label) tile \(t): SHA-256 differs")
         }
 
         // Fingerprint [T, 56, 56, 3] = tiles[:, 3::8, 3::8, :]; reports max |du8| if not exact.
