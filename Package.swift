@@ -48,7 +48,9 @@ let package = Package(
         .target(
             name: "Wire",
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
+        .target(
+            name: "Cluster",
+            dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams", "Models", "Media", "Tokenizer", "InternVL"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
         .target(name: "Models", dependencies: ["Checkpoint", "Kernels", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Video", "Models", "Kernels"]),
