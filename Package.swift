@@ -68,7 +68,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "Checkpoint", "TestSupport", "Models", "InternVL", "Transport", "Wire"]),
         .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "library-tour", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),

@@ -20,19 +20,41 @@ public final class CoordinatorScheduler: @unchecked Sendable {
     private let limits: (maxTiles: Int, maxImagePixels: Int, maxPromptTokens: Int, maxNewTokens: Int)
     private let visionWorker: String?
     private let stages: [String]
-    private var workerReplies: AsyncStream<(worker: String, message: WireMessage)>.AsyncIterator
+    /// Worker messages and a once-a-second tick (so a wait can give up on a silent worker).
+    private enum WorkerEvent {
+        case message(worker: String, WireMessage)
+        case tick
+    }
+    private var workerEvents: AsyncStream<WorkerEvent>.AsyncIterator
+    private let workerEventPump: Task<Void, Never>
+    private let ticker: Task<Void, Never>
+    /// How long a request waits for one worker answer before it fails.
+    public let workerTimeout: Duration
     private var nextSequence: UInt64 = 1
     private var nextBatch: UInt64 = 1
 
     /// Binds `coordinator.clients` of `configuration` (or `endpoint`); `preparation` must use the cluster's limits.
+    /// A request fails when a worker leaves it without an answer for `workerTimeout`.
     public init(configuration: ClusterConfiguration, control: CoordinatorControl, preparation: PromptPreparation,
-                endpoint: String? = nil) throws {
+                endpoint: String? = nil, workerTimeout: Duration = .seconds(300)) throws {
+        self.workerTimeout = workerTimeout
         self.control = control
         self.preparation = preparation
         limits = configuration.effectiveLimits
         visionWorker = configuration.workers.first { $0.role == .vision }?.name
         stages = configuration.workers.filter { $0.role == .llm }.map(\.name)
-        workerReplies = control.workerMessages.makeAsyncIterator()
+        let (events, sink) = AsyncStream.makeStream(of: WorkerEvent.self)
+        workerEvents = events.makeAsyncIterator()
+        workerEventPump = Task {
+            for await (worker, message) in control.workerMessages { sink.yield(.message(worker: worker, message)) }
+            sink.finish()
+        }
+        ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                sink.yield(.tick)
+            }
+        }
         let socket = try ZMQSocket(.router)
         let address = endpoint ?? configuration.coordinator.clients
         do { try socket.bind(address) } catch {
@@ -70,7 +92,11 @@ public final class CoordinatorScheduler: @unchecked Sendable {
     }
 
     /// Closes the clients socket; `run()` returns.
-    public func stop() { loop.stop() }
+    public func stop() {
+        ticker.cancel()
+        workerEventPump.cancel()
+        loop.stop()
+    }
 
     /// A failure of one request: the input's fault or the cluster's.
     private struct RequestFailure: Error {
@@ -158,7 +184,7 @@ public final class CoordinatorScheduler: @unchecked Sendable {
                 TensorFrames.append($0.baseAddress!, rows: tiles, columns: prepared.pixelValues.count / tiles, to: &pixelFrames)
             }
             try control.send(WireMessage(.visionRequest(vision), tensorFrames: pixelFrames), to: visionWorker)
-            let reply = try await awaitReply(sequence: sequence) {
+            let reply = try await awaitReply(sequence: sequence, from: visionWorker) {
                 if case .visionResult(let r) = $0.envelope.body, r.requestID == sequence { return true }
                 return false
             }
@@ -204,7 +230,7 @@ public final class CoordinatorScheduler: @unchecked Sendable {
             try control.send(WireMessage(.forwardBatch(batch), tensorFrames: images), to: firstStage)
             images = []
             let batchID = batch.batchID
-            let reply = try await awaitReply(sequence: sequence) {
+            let reply = try await awaitReply(sequence: sequence, from: stages.last ?? firstStage) {
                 if case .sampledTokens(let t) = $0.envelope.body, t.batchID == batchID { return true }
                 return false
             }
@@ -225,12 +251,21 @@ public final class CoordinatorScheduler: @unchecked Sendable {
         result.text = try preparation.responseText(generatedIDs: generated)
     }
 
-    /// Waits for the worker message `matches` accepts; an error report about `sequence` fails the request.
-    private func awaitReply(sequence: UInt64, _ matches: (WireMessage) -> Bool) async throws -> WireMessage {
-        while let (worker, message) = await workerReplies.next() {
-            if matches(message) { return message }
-            if case .error(let report) = message.envelope.body, report.sequenceID == sequence || report.sequenceID == 0 {
-                throw RequestFailure(message: "worker \(worker): \(report.message)", isInput: false)
+    /// Waits for the worker message `matches` accepts; an error report about `sequence`, or `workerTimeout` without
+    /// the answer, fails the request.
+    private func awaitReply(sequence: UInt64, from worker: String, _ matches: (WireMessage) -> Bool) async throws -> WireMessage {
+        let deadline = ContinuousClock.now + workerTimeout
+        while let event = await workerEvents.next() {
+            switch event {
+            case .tick:
+                if ContinuousClock.now >= deadline {
+                    throw RequestFailure(message: "worker \(worker) did not answer sequence \(sequence) within \(workerTimeout)", isInput: false)
+                }
+            case .message(let sender, let message):
+                if matches(message) { return message }
+                if case .error(let report) = message.envelope.body, report.sequenceID == sequence || report.sequenceID == 0 {
+                    throw RequestFailure(message: "worker \(sender): \(report.message)", isInput: false)
+                }
             }
         }
         throw RequestFailure(message: "the coordinator's control socket closed", isInput: false)
