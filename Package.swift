@@ -48,7 +48,9 @@ let package = Package(
         .target(
             name: "Wire",
             dependencies: ["Transport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Cluster", dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams"]),
+        .target(
+            name: "Cluster",
+            dependencies: ["Checkpoint", "Wire", "Transport", "CZeroMQ", "Yams", "Models", "Media", "Tokenizer", "InternVL"]),
         .target(name: "ModelFactory", dependencies: ["Checkpoint", "Tokenizer"]),
         .target(name: "Models", dependencies: ["Checkpoint", "Kernels", "COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "InternVL", dependencies: ["Checkpoint", "Tokenizer", "Media", "Video", "Models", "Kernels"]),
@@ -66,7 +68,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Checkpoint", "TestSupport"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "Checkpoint", "TestSupport", "Models", "InternVL", "Transport", "Wire"]),
         .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "library-tour", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),

@@ -19,6 +19,9 @@ public final class CoordinatorControl: @unchecked Sendable {
     /// Events, in order (registrations, refusals, heartbeats).
     public let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
+    /// Work results from registered workers (vision results, sampled tokens, error reports), in arrival order.
+    public let workerMessages: AsyncStream<(worker: String, message: WireMessage)>
+    private let workerMessageSink: AsyncStream<(worker: String, message: WireMessage)>.Continuation
     public let endpoint: String
     private let loop: SocketLoop
     private let configuration: ClusterConfiguration
@@ -45,6 +48,12 @@ public final class CoordinatorControl: @unchecked Sendable {
         self.endpoint = try socket.lastEndpoint()
         loop = SocketLoop(socket: socket, name: "coordinator-control")
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+        (workerMessages, workerMessageSink) = AsyncStream.makeStream(of: (worker: String, message: WireMessage).self)
+    }
+
+    /// Queues `message` for the registered worker `worker` (its DEALER routing id is its name).
+    public func send(_ message: WireMessage, to worker: String) throws {
+        loop.send([ZMQFrame(Array(worker.utf8))] + (try message.frames()))
     }
 
     /// Workers registered so far.
@@ -98,10 +107,12 @@ public final class CoordinatorControl: @unchecked Sendable {
                 }
                 if known { eventSink.yield(.heartbeat(worker: peer)) }
             default:
-                break
+                let known = lock.withLock { registeredNames.contains(peer) }
+                if known { workerMessageSink.yield((worker: peer, message: message)) }
             }
         }
         eventSink.finish()
+        workerMessageSink.finish()
     }
 
     /// Closes the socket; `run()` returns.

@@ -98,6 +98,19 @@ public final class WorkerControlLink: @unchecked Sendable {
         loop.send(try WireMessage(.heartbeat(beat)).frames())
     }
 
+    /// The next message from the coordinator after registration (work requests, frees); nil once the link is closed.
+    public func nextMessage() async -> WireMessage? {
+        while let frames = await iterator.next() {
+            if let message = try? WireMessage.decode(frames) { return message }
+        }
+        return nil
+    }
+
+    /// Queues `message` for the coordinator.
+    public func send(_ message: WireMessage) throws {
+        loop.send(try message.frames())
+    }
+
     /// Closes the connection.
     public func close() { loop.stop() }
 }

@@ -33,8 +33,10 @@ public final class InternVLPipeline: @unchecked Sendable {
     public let limits: Limits
     let model: InternVLModel
     private let lock = NSLock()
-    private let imageContextID: Int
-    private let stopID: Int
+    /// Settings check, image preprocessing and prompt building, shared with the cluster coordinator.
+    public let preparation: PromptPreparation
+    private var imageContextID: Int { preparation.imageContextID }
+    private var stopID: Int { preparation.stopID }
 
     /// Loads config.json, the tokenizer files and all weights of `modelDirectory`, Linear weights in `weights`
     /// (bf16 is exact for the bf16 checkpoints InternVL2 ships; q8_0 and q4_0 quantize at load).
@@ -43,21 +45,7 @@ public final class InternVLPipeline: @unchecked Sendable {
         tokenizer = try InternLM2Tokenizer(directory: modelDirectory)
         model = try InternVLModel(directory: modelDirectory, weightFormat: weights)
         self.limits = limits
-        guard let context = tokenizer.id(of: InternVLPromptBuilder.imageContextToken) else {
-            throw InternVLError.tokenizerLacks(InternVLPromptBuilder.imageContextToken)
-        }
-        let template = ChatTemplate.named(configuration.template) ?? .internLM2Chat
-        guard let stop = tokenizer.id(of: template.stopToken) else { throw InternVLError.tokenizerLacks(template.stopToken) }
-        imageContextID = context
-        stopID = stop
-    }
-
-    /// The prompt builder for a request (system message: the request's, the config's, or the template default).
-    func promptBuilder(systemMessage: String?) -> InternVLPromptBuilder {
-        let template = ChatTemplate.named(configuration.template) ?? .internLM2Chat
-        return InternVLPromptBuilder(template: template,
-                                     systemMessage: systemMessage ?? configuration.systemMessage ?? ChatTemplate.internVLSystemMessage,
-                                     imageTokensPerTile: configuration.imageTokensPerTile)
+        preparation = try PromptPreparation(configuration: configuration, tokenizer: tokenizer, limits: limits)
     }
 
     /// Answers `request`. `onText` receives the response text as it is generated (complete characters only).
@@ -94,61 +82,12 @@ public final class InternVLPipeline: @unchecked Sendable {
     private func respondLocked(to request: ChatRequest, onText: ((String) -> Void)?) throws -> ChatResponse {
         var timings = Timings()
         let settings = request.settings
-        guard settings.maxNewTokens >= 1 else {
-            throw InternVLError.invalidSetting(name: "max_new_tokens", value: "\(settings.maxNewTokens)", rule: "must be at least 1")
-        }
-        guard settings.temperature >= 0, settings.temperature.isFinite else {
-            throw InternVLError.invalidSetting(name: "temperature", value: "\(settings.temperature)", rule: "must be >= 0")
-        }
-        if !request.images.isEmpty && !request.videoFrames.isEmpty {
-            throw InternVLError.invalidSetting(name: "images", value: "\(request.images.count) images and a video",
-                                               rule: "give images or video frames, not both")
-        }
-
-        // Images and video frames -> pixel values, tiles per image.
+        let prepared = try preparation.prepare(request)
         var clock = ContinuousClock.now
-        let maxTiles = request.maxTiles ?? configuration.maxDynamicPatch
-        let decoder = ImageDecoder(maxPixels: limits.maxImagePixels)
-        var pixelValues: [Float] = []
-        var tilesPerImage: [Int] = []
-        var question = request.question
-        if !request.videoFrames.isEmpty {
-            let loader = ImageLoader(decoder: decoder, tiling: try DynamicTiling(minTiles: 1, maxTiles: 1,
-                                     imageSize: configuration.imageSize, useThumbnail: configuration.useThumbnail))
-            for frame in request.videoFrames {
-                let (_, values) = loader.preprocess(frame)
-                pixelValues += values.values
-                tilesPerImage.append(values.tileCount)
-            }
-            question = InternVLPromptBuilder.videoQuestion(question, frameCount: request.videoFrames.count)
-        } else if !request.images.isEmpty {
-            let loader = ImageLoader(decoder: decoder, tiling: try DynamicTiling(
-                minTiles: configuration.minDynamicPatch, maxTiles: maxTiles, imageSize: configuration.imageSize,
-                useThumbnail: configuration.useThumbnail))
-            for image in request.images {
-                let values: PixelValues
-                switch image {
-                case .file(let path): values = try loader.load(path: path).pixelValues
-                case .encoded(let bytes, let name): values = try loader.load(bytes: bytes, name: name).pixelValues
-                case .pixels(let rgb): values = loader.preprocess(rgb).pixelValues
-                }
-                pixelValues += values.values
-                tilesPerImage.append(values.tileCount)
-            }
-            if !request.combineImages && request.history == nil {
-                question = InternVLPromptBuilder.questionForImages(question, imageCount: request.images.count)
-            }
-        }
-        let blockTiles = request.combineImages ? [tilesPerImage.reduce(0, +)] : tilesPerImage
-        timings.preprocess = seconds(since: &clock)
-
-        // Prompt.
-        let prompt = try promptBuilder(systemMessage: request.systemMessage)
-            .chatPrompt(question: question, history: request.history, imageTileCounts: blockTiles)
-        let promptIDs = tokenizer.encode(prompt.text)
-        guard promptIDs.count <= limits.maxPromptTokens else {
-            throw InternVLError.promptTooLong(tokens: promptIDs.count, limit: limits.maxPromptTokens)
-        }
+        let promptIDs = prepared.promptIDs
+        let pixelValues = prepared.pixelValues
+        let tilesPerImage = prepared.tilesPerImage
+        timings.preprocess = prepared.preprocessSeconds
         timings.promptTokens = promptIDs.count
 
         // Vision.
@@ -191,14 +130,13 @@ public final class InternVLPipeline: @unchecked Sendable {
         if let streamError { throw streamError }
         timings.decode = seconds(since: &clock)
         timings.generatedTokens = result.tokens.count
-        let text = try tokenizer.chatResponse(generatedIDs: result.tokens,
-                                              template: ChatTemplate.named(configuration.template) ?? .internLM2Chat)
+        let text = try preparation.responseText(generatedIDs: result.tokens)
         if let onText {
             let rest = detokenizer.finish()
             if !rest.isEmpty { onText(rest) }
         }
-        let history = (request.history ?? []) + [InternVLPromptBuilder.Turn(question: prompt.question, answer: text)]
-        return ChatResponse(promptIDs: promptIDs, generatedIDs: result.tokens, text: text, question: prompt.question,
+        let history = (request.history ?? []) + [InternVLPromptBuilder.Turn(question: prepared.question, answer: text)]
+        return ChatResponse(promptIDs: promptIDs, generatedIDs: result.tokens, text: text, question: prepared.question,
                             history: history, tilesPerImage: tilesPerImage, timings: timings)
     }
 

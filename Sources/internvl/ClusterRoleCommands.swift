@@ -2,6 +2,8 @@ import ArgumentParser
 import Checkpoint
 import Cluster
 import Foundation
+import InternVL
+import Models
 import SystemInfo
 
 /// The model, plan and fingerprint a cluster role starts from.
@@ -45,7 +47,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let control = try CoordinatorControl(configuration: setup.configuration, plan: setup.plan,
                                              fingerprint: setup.fingerprint)
         logLine("coordinator", "listening on \(control.endpoint) for \(setup.configuration.workers.count) workers, model \(setup.fingerprint.prefix(12))")
+        let scheduler = try CoordinatorScheduler(configuration: setup.configuration, control: control,
+                                                 preparation: CoordinatorScheduler.preparation(for: setup.configuration))
+        logLine("coordinator", "serving clients on \(scheduler.endpoint)")
         let server = Task { await control.run() }
+        let clients = Task { await scheduler.run() }
+        defer { clients.cancel() }
         var announced = false
         for await event in control.events {
             switch event {
@@ -73,7 +80,9 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run one worker of a cluster (vision, or an LLM stage), as named in cluster.yaml.",
         discussion: """
             Registers with the coordinator (coordinator.control) announcing its role, layer range and the model
-            fingerprint; a mismatch is refused with the reason and exit code 2. Then heartbeats until stopped.
+            fingerprint; a mismatch is refused with the reason and exit code 2. A vision worker loads InternViT and
+            the projector and encodes tiles; an LLM stage loads its decoder layers, receives hidden states from the
+            previous stage on its port and sends its own to the next stage. It heartbeats until stopped.
             """)
 
     @OptionGroup var options: ClusterFileOptions
@@ -98,6 +107,25 @@ struct WorkerCommand: AsyncParsableCommand {
             name: name, role: placement.role, layers: placement.layers, modelFingerprint: setup.fingerprint,
             activationEndpoint: endpoint, threads: placement.threads, kvCacheBytes: placement.kvBudgetBytes,
             kernelLevel: SystemInfo.kernelLevel.active)
+        guard let format = WeightFormat(rawValue: setup.configuration.weightFormat) else {
+            throw ClusterConfigurationError(file: options.cluster, field: "model.weights",
+                                            "'\(setup.configuration.weightFormat)' is not one of \(ClusterConfiguration.weightFormats.joined(separator: ", "))")
+        }
+        try ComputeThreads.configure(threads: placement.threads)
+        let modelURL = URL(fileURLWithPath: setup.configuration.model.path, isDirectory: true)
+        let store = try CheckpointStore(directory: modelURL)
+        var vision: VisionWorker?
+        var stage: LLMStageWorker?
+        if placement.role == .vision {
+            vision = try VisionWorker(store: store, configuration: setup.model, weightFormat: format)
+        } else {
+            if placement.layers.lowerBound > 0 && worker.port == nil {
+                throw ClusterConfigurationError(file: options.cluster, field: "workers[\(index)].port",
+                                                "is missing; llm stage '\(name)' after the first must receive activations on a port")
+            }
+            stage = try LLMStageWorker(store: store, configuration: setup.model.llm, layers: placement.layers, weightFormat: format)
+        }
+
         let link = try WorkerControlLink(identity: identity, coordinatorEndpoint: setup.configuration.coordinator.control)
         defer { link.close() }
         let reply = try await link.register(timeout: .seconds(registerTimeout))
@@ -105,9 +133,18 @@ struct WorkerCommand: AsyncParsableCommand {
         logLine(name, "registered as \(placement.role.rawValue)\(placement.role == .llm ? " layers \(placement.layers.lowerBound)..<\(placement.layers.upperBound)" : "")\(next)")
         print("worker \(name) registered")
         fflush(stdout)
-        while !Task.isCancelled {
-            try link.heartbeat()
-            try await Task.sleep(for: .seconds(1))
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try link.heartbeat()
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { heartbeat.cancel() }
+        if let vision {
+            await vision.serve(link)
+        } else if let stage {
+            try await stage.serve(link, activationEndpoint: placement.layers.lowerBound > 0 ? endpoint : nil,
+                                  nextStageEndpoint: reply.nextStageEndpoint.isEmpty ? nil : reply.nextStageEndpoint)
         }
     }
 }

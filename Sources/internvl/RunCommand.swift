@@ -1,13 +1,15 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import InternVL
 import Models
+import Wire
 
 /// `internvl run`: one question about images, a video or text, answered in this process.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Answer one question (with images, a video or text only) in this process.",
+        abstract: "Answer one question (with images, a video or text only) in this process or on a cluster.",
         discussion: """
             The prompt follows the reference chat(): <image> placeholders in the prompt are expanded in order, one per
             image; with one image and no placeholder "<image>\\n" is prepended; with several images and no placeholder
@@ -17,9 +19,21 @@ struct RunCommand: ParsableCommand {
               internvl run -m MODEL --image cat.jpg -p "Describe the image."
               internvl run -m MODEL --image a.png --image b.png -p "What differs?" --json
               internvl run -m MODEL --video clip.mp4 --frames 8 -p "What happens?"
+              internvl run -c cluster.yaml --image cat.jpg -p "Describe the image." --json
+            With -c the request goes to the running cluster's coordinator (coordinator.clients) and the answer has the
+            same JSON; -m is then not needed.
             """)
 
-    @OptionGroup var model: ModelDirectoryOptions
+    @Option(name: [.customShort("m"), .long], help: ArgumentHelp(
+        "Model directory (config.json, *.safetensors, tokenizer.model).", valueName: "dir"))
+    var modelDir: String?
+
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp(
+        "Send the request to the cluster described by this file instead of running the model here.", valueName: "cluster.yaml"))
+    var cluster: String?
+
+    @Option(help: "Seconds to wait for the cluster's answer (with -c); exit code 1 when it does not come.")
+    var timeout: Int = 600
 
     @Option(name: [.customShort("p"), .long], help: "The question.")
     var prompt: String
@@ -80,6 +94,16 @@ struct RunCommand: ParsableCommand {
     var maxPromptTokens: Int = 8192
 
     func validate() throws {
+        if cluster == nil {
+            guard let modelDir else { throw ValidationError("give -m/--model-dir (or -c/--cluster)") }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: modelDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("model directory '\(modelDir)' does not exist")
+            }
+        } else {
+            if video != nil { throw ValidationError("--video is not supported with -c/--cluster yet; pass the frames as --image") }
+            guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1") }
+        }
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
         guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
         if video != nil && !images.isEmpty { throw ValidationError("give --image or --video, not both") }
@@ -90,13 +114,14 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let cluster { return try runOnCluster(cluster) }
         try ComputeThreads.configure(threads: threads)
         let start = ContinuousClock.now
         guard let format = WeightFormat(rawValue: weights) else {
             throw ValidationError("--weights '\(weights)' is not one of bf16, f32, q8_0, q4_0")
         }
         let pipeline = try InternVLPipeline(
-            modelDirectory: model.url,
+            modelDirectory: URL(fileURLWithPath: modelDir ?? ".", isDirectory: true),
             limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens), weights: format)
         let load = ContinuousClock.now - start
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: greedy ? 0 : temp, topK: topK,
@@ -109,12 +134,61 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data(text.utf8))
         }
         let response = try pipeline.respond(to: request, onText: streamToStdout)
-        let t = response.timings
         let loadSeconds = Double(load.components.seconds) + Double(load.components.attoseconds) * 1e-18
+        try printResponse(promptIDs: response.promptIDs, ids: response.generatedIDs, text: response.text,
+                          tiles: response.tilesPerImage, timings: response.timings, loadSeconds: loadSeconds)
+    }
+
+    /// Sends the request to the coordinator of `file` and prints its answer as a local run would.
+    private func runOnCluster(_ file: String) throws {
+        let configuration = try ClusterConfiguration.load(path: file)
+        var request = Internvl_V1_GenerateRequest()
+        request.question = prompt
+        if let system {
+            request.systemMessage = system
+            request.hasSystemMessage_p = true
+        }
+        request.maxTiles = UInt32(maxTiles ?? 0)
+        request.maxNewTokens = UInt32(maxNewTokens)
+        request.combineImages = combineImages
+        request.sampling.temperature = greedy ? 0 : temp
+        request.sampling.topK = UInt32(max(topK, 0))
+        request.sampling.topP = topP
+        request.sampling.repetitionPenalty = repetitionPenalty
+        request.sampling.seed = seed
+        var files: [(name: String, bytes: [UInt8])] = []
+        for path in images {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw InputError("\(path): cannot read the image file")
+            }
+            files.append((name: path, bytes: [UInt8](data)))
+        }
+        let result: Internvl_V1_GenerateResult
+        do {
+            result = try ClusterClient.generate(request, images: files, endpoint: configuration.coordinator.clients,
+                                                timeout: .seconds(timeout))
+        } catch let error as ClusterClient.RequestError where error.isInputError {
+            throw InputError(error.message)
+        }
+        var timings = Timings()
+        timings.preprocess = result.preprocessSeconds
+        timings.vision = result.visionSeconds
+        timings.prefill = result.prefillSeconds
+        timings.decode = result.decodeSeconds
+        timings.promptTokens = result.promptIds.count
+        timings.generatedTokens = result.ids.count
+        if !json { FileHandle.standardOutput.write(Data(result.text.utf8)) }
+        try printResponse(promptIDs: result.promptIds.map(Int.init), ids: result.ids.map(Int.init), text: result.text,
+                          tiles: result.tiles.map(Int.init), timings: timings, loadSeconds: 0)
+    }
+
+    /// Prints the `--json` object, or ends the streamed text and prints the timing line on stderr.
+    private func printResponse(promptIDs: [Int], ids: [Int], text: String, tiles: [Int], timings t: Timings,
+                               loadSeconds: Double) throws {
         if json {
             let object: [String: Any] = [
-                "prompt_ids": response.promptIDs, "ids": response.generatedIDs, "text": response.text,
-                "tiles": response.tilesPerImage,
+                "prompt_ids": promptIDs, "ids": ids, "text": text,
+                "tiles": tiles,
                 "timings": ["load_s": loadSeconds, "preprocess_s": t.preprocess, "vision_s": t.vision, "prefill_s": t.prefill,
                             "decode_s": t.decode, "prompt_tokens": t.promptTokens, "generated_tokens": t.generatedTokens,
                             "prefill_tokens_per_s": t.prefillTokensPerSecond, "decode_tokens_per_s": t.decodeTokensPerSecond],

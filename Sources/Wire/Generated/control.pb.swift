@@ -206,6 +206,13 @@ public nonisolated struct Internvl_V1_SequenceChunk: Sendable {
   /// Clears the value of `sampling`. Subsequent reads from it will return its default value.
   public mutating func clearSampling() {self._sampling = nil}
 
+  /// Positions the sequence may reach (prompt + max new tokens): the KV cache size a stage allocates when the
+  /// sequence starts (start_position 0).
+  public var maxPositions: UInt32 = 0
+
+  /// Id of <IMG_CONTEXT> in the prompt (first stage only; meaningful when image_row_count > 0).
+  public var imageContextTokenID: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -449,6 +456,89 @@ public nonisolated struct Internvl_V1_ErrorReport: Sendable {
   public init() {}
 }
 
+/// Client -> coordinator: one question, answered like `internvl run` (single round).
+public nonisolated struct Internvl_V1_GenerateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 = 0
+
+  public var question: String = String()
+
+  /// Replaces the template's default system message when has_system_message is set.
+  public var systemMessage: String = String()
+
+  public var hasSystemMessage_p: Bool = false
+
+  /// Tiles per image, 1...40; 0 = the model's max_dynamic_patch.
+  public var maxTiles: UInt32 = 0
+
+  public var maxNewTokens: UInt32 = 0
+
+  /// Temperature 0 = greedy.
+  public var sampling: Internvl_V1_SamplingParams {
+    get {_sampling ?? Internvl_V1_SamplingParams()}
+    set {_sampling = newValue}
+  }
+  /// Returns true if `sampling` has been explicitly set.
+  public var hasSampling: Bool {self._sampling != nil}
+  /// Clears the value of `sampling`. Subsequent reads from it will return its default value.
+  public mutating func clearSampling() {self._sampling = nil}
+
+  /// All images' tiles in one <img> block.
+  public var combineImages: Bool = false
+
+  /// Encoded image files (JPEG, PNG), each in its own frame: indices among the frames after the envelope.
+  public var imageFrames: [UInt32] = []
+
+  /// A name per image (its file name), used in error messages.
+  public var imageNames: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _sampling: Internvl_V1_SamplingParams? = nil
+}
+
+/// Coordinator -> client: the answer to a GenerateRequest, with the fields of `internvl run --json`.
+public nonisolated struct Internvl_V1_GenerateResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 = 0
+
+  /// The ids fed to the model (BOS included).
+  public var promptIds: [UInt32] = []
+
+  /// Generated ids (the stop token included when generation stopped on it).
+  public var ids: [UInt32] = []
+
+  public var text: String = String()
+
+  public var tiles: [UInt32] = []
+
+  public var preprocessSeconds: Double = 0
+
+  public var visionSeconds: Double = 0
+
+  public var prefillSeconds: Double = 0
+
+  public var decodeSeconds: Double = 0
+
+  /// Non-empty when the request failed; the other fields are then unset.
+  public var error: String = String()
+
+  /// Whether the failure is the input's fault (bad image, prompt too long, bad setting) rather than the cluster's.
+  public var inputError: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// The outer message of every frame sequence on every cluster socket.
 public nonisolated struct Internvl_V1_Envelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -539,6 +629,22 @@ public nonisolated struct Internvl_V1_Envelope: Sendable {
     set {body = .error(newValue)}
   }
 
+  public var generateRequest: Internvl_V1_GenerateRequest {
+    get {
+      if case .generateRequest(let v)? = body {return v}
+      return Internvl_V1_GenerateRequest()
+    }
+    set {body = .generateRequest(newValue)}
+  }
+
+  public var generateResult: Internvl_V1_GenerateResult {
+    get {
+      if case .generateResult(let v)? = body {return v}
+      return Internvl_V1_GenerateResult()
+    }
+    set {body = .generateResult(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -552,6 +658,8 @@ public nonisolated struct Internvl_V1_Envelope: Sendable {
     case freeSequences(Internvl_V1_FreeSequences)
     case cancel(Internvl_V1_Cancel)
     case error(Internvl_V1_ErrorReport)
+    case generateRequest(Internvl_V1_GenerateRequest)
+    case generateResult(Internvl_V1_GenerateResult)
 
   }
 
@@ -722,7 +830,7 @@ nonisolated extension Internvl_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Internvl_V1_SequenceChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SequenceChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sequence_id\0\u{3}start_position\0\u{3}token_ids\0\u{3}row_begin\0\u{3}image_row_begin\0\u{3}image_row_count\0\u{1}sample\0\u{1}sampling\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sequence_id\0\u{3}start_position\0\u{3}token_ids\0\u{3}row_begin\0\u{3}image_row_begin\0\u{3}image_row_count\0\u{1}sample\0\u{1}sampling\0\u{3}max_positions\0\u{3}image_context_token_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -738,6 +846,8 @@ nonisolated extension Internvl_V1_SequenceChunk: SwiftProtobuf.Message, SwiftPro
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.imageRowCount) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.sample) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._sampling) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxPositions) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.imageContextTokenID) }()
       default: break
       }
     }
@@ -772,6 +882,12 @@ nonisolated extension Internvl_V1_SequenceChunk: SwiftProtobuf.Message, SwiftPro
     try { if let v = self._sampling {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if self.maxPositions != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxPositions, fieldNumber: 9)
+    }
+    if self.imageContextTokenID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.imageContextTokenID, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -784,6 +900,8 @@ nonisolated extension Internvl_V1_SequenceChunk: SwiftProtobuf.Message, SwiftPro
     if lhs.imageRowCount != rhs.imageRowCount {return false}
     if lhs.sample != rhs.sample {return false}
     if lhs._sampling != rhs._sampling {return false}
+    if lhs.maxPositions != rhs.maxPositions {return false}
+    if lhs.imageContextTokenID != rhs.imageContextTokenID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1150,9 +1268,168 @@ nonisolated extension Internvl_V1_ErrorReport.Code: SwiftProtobuf._ProtoNameProv
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CODE_UNSPECIFIED\0\u{1}CODE_PROTOCOL_VERSION\0\u{1}CODE_MODEL_FINGERPRINT\0\u{1}CODE_MALFORMED\0\u{1}CODE_OUT_OF_MEMORY\0\u{1}CODE_INTERNAL\0")
 }
 
+nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}question\0\u{3}system_message\0\u{3}has_system_message\0\u{3}max_tiles\0\u{3}max_new_tokens\0\u{1}sampling\0\u{3}combine_images\0\u{3}image_frames\0\u{3}image_names\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.question) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.systemMessage) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.hasSystemMessage_p) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.maxTiles) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxNewTokens) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._sampling) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.combineImages) }()
+      case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.imageFrames) }()
+      case 10: try { try decoder.decodeRepeatedStringField(value: &self.imageNames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.requestID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.question.isEmpty {
+      try visitor.visitSingularStringField(value: self.question, fieldNumber: 2)
+    }
+    if !self.systemMessage.isEmpty {
+      try visitor.visitSingularStringField(value: self.systemMessage, fieldNumber: 3)
+    }
+    if self.hasSystemMessage_p != false {
+      try visitor.visitSingularBoolField(value: self.hasSystemMessage_p, fieldNumber: 4)
+    }
+    if self.maxTiles != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxTiles, fieldNumber: 5)
+    }
+    if self.maxNewTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxNewTokens, fieldNumber: 6)
+    }
+    try { if let v = self._sampling {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if self.combineImages != false {
+      try visitor.visitSingularBoolField(value: self.combineImages, fieldNumber: 8)
+    }
+    if !self.imageFrames.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.imageFrames, fieldNumber: 9)
+    }
+    if !self.imageNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.imageNames, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_GenerateRequest, rhs: Internvl_V1_GenerateRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.question != rhs.question {return false}
+    if lhs.systemMessage != rhs.systemMessage {return false}
+    if lhs.hasSystemMessage_p != rhs.hasSystemMessage_p {return false}
+    if lhs.maxTiles != rhs.maxTiles {return false}
+    if lhs.maxNewTokens != rhs.maxNewTokens {return false}
+    if lhs._sampling != rhs._sampling {return false}
+    if lhs.combineImages != rhs.combineImages {return false}
+    if lhs.imageFrames != rhs.imageFrames {return false}
+    if lhs.imageNames != rhs.imageNames {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_GenerateResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}prompt_ids\0\u{1}ids\0\u{1}text\0\u{1}tiles\0\u{3}preprocess_seconds\0\u{3}vision_seconds\0\u{3}prefill_seconds\0\u{3}decode_seconds\0\u{1}error\0\u{3}input_error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.promptIds) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.ids) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.tiles) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.preprocessSeconds) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.visionSeconds) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.prefillSeconds) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.inputError) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.requestID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.promptIds.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.promptIds, fieldNumber: 2)
+    }
+    if !self.ids.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.ids, fieldNumber: 3)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 4)
+    }
+    if !self.tiles.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.tiles, fieldNumber: 5)
+    }
+    if self.preprocessSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.preprocessSeconds, fieldNumber: 6)
+    }
+    if self.visionSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.visionSeconds, fieldNumber: 7)
+    }
+    if self.prefillSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.prefillSeconds, fieldNumber: 8)
+    }
+    if self.decodeSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.decodeSeconds, fieldNumber: 9)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 10)
+    }
+    if self.inputError != false {
+      try visitor.visitSingularBoolField(value: self.inputError, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_GenerateResult, rhs: Internvl_V1_GenerateResult) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.promptIds != rhs.promptIds {return false}
+    if lhs.ids != rhs.ids {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.tiles != rhs.tiles {return false}
+    if lhs.preprocessSeconds != rhs.preprocessSeconds {return false}
+    if lhs.visionSeconds != rhs.visionSeconds {return false}
+    if lhs.prefillSeconds != rhs.prefillSeconds {return false}
+    if lhs.decodeSeconds != rhs.decodeSeconds {return false}
+    if lhs.error != rhs.error {return false}
+    if lhs.inputError != rhs.inputError {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Internvl_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}register\0\u{3}register_reply\0\u{1}heartbeat\0\u{3}forward_batch\0\u{3}sampled_tokens\0\u{3}vision_request\0\u{3}vision_result\0\u{3}free_sequences\0\u{1}cancel\0\u{1}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}register\0\u{3}register_reply\0\u{1}heartbeat\0\u{3}forward_batch\0\u{3}sampled_tokens\0\u{3}vision_request\0\u{3}vision_result\0\u{3}free_sequences\0\u{1}cancel\0\u{1}error\0\u{3}generate_request\0\u{3}generate_result\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1291,6 +1568,32 @@ nonisolated extension Internvl_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .error(v)
         }
       }()
+      case 20: try {
+        var v: Internvl_V1_GenerateRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .generateRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .generateRequest(v)
+        }
+      }()
+      case 21: try {
+        var v: Internvl_V1_GenerateResult?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .generateResult(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .generateResult(v)
+        }
+      }()
       default: break
       }
     }
@@ -1344,6 +1647,14 @@ nonisolated extension Internvl_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
     case .error?: try {
       guard case .error(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
+    case .generateRequest?: try {
+      guard case .generateRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .generateResult?: try {
+      guard case .generateResult(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
     }()
     case nil: break
     }

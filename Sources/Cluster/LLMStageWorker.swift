@@ -1,0 +1,253 @@
+import Checkpoint
+import Foundation
+import InternVL
+import Models
+import Transport
+import Wire
+
+/// An LLM stage's compute: decoder layers [a, b) over a KV cache per sequence.
+///
+/// The first stage embeds token ids and splices image embeddings at `<IMG_CONTEXT>` positions; a stage that is not
+/// the last returns its output hidden states for the next stage; the last stage normalizes, computes the last row's
+/// logits and picks a token (argmax, or the sequence's seeded `Sampler`).
+public final class LLMStageWorker: @unchecked Sendable {
+    /// Where the result of one forward batch goes.
+    public enum Output {
+        /// Hidden states (a `ForwardBatch`) for the next stage.
+        case nextStage(WireMessage)
+        /// `SampledTokens` or an `ErrorReport` for the coordinator.
+        case coordinator(WireMessage)
+    }
+
+    /// Per-sequence state of the last stage: the sampler and every token fed so far (for the repetition penalty).
+    private struct SequenceSampling {
+        var sampler: Sampler?
+        var seen: [Int]
+    }
+
+    private let stage: DecoderStage
+    private let isFirst: Bool
+    private let isLast: Bool
+    private var caches: [UInt64: KVCache] = [:]
+    private var sampling: [UInt64: SequenceSampling] = [:]
+
+    /// Loads layers `layers` of the decoder (plus embeddings on the first stage, final norm and head on the last).
+    public init(store: CheckpointStore, configuration: LanguageModelConfiguration, layers: Range<Int>,
+                weightFormat: WeightFormat) throws {
+        stage = try DecoderStage(store: store, configuration: configuration, layers: layers, weightFormat: weightFormat)
+        isFirst = layers.lowerBound == 0
+        isLast = layers.upperBound == configuration.layerCount
+    }
+
+    /// Sequences whose KV cache is resident.
+    public var activeSequences: Int { caches.count }
+
+    /// Drops the KV caches (and sampling state) of `sequenceIDs`.
+    public func free(_ sequenceIDs: [UInt64]) {
+        for id in sequenceIDs {
+            caches[id] = nil
+            sampling[id] = nil
+        }
+    }
+
+    /// Runs `batch` through this stage's layers.
+    public func process(_ batch: Internvl_V1_ForwardBatch, frames: [ZMQFrame]) -> Output {
+        var failedSequence: UInt64 = 0
+        do {
+            let h = stage.configuration.hiddenSize
+            var images: [Float] = []
+            var incoming: [Float] = []
+            if isFirst {
+                if batch.hasImageEmbeddings {
+                    let (rows, columns) = try TensorFrames.validate(batch.imageEmbeddings, in: frames)
+                    guard columns == h else { throw WireError(.tensor, "image embeddings have \(columns) columns, hidden size is \(h)") }
+                    images = [Float](repeating: 0, count: rows * columns)
+                    try images.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.imageEmbeddings, from: frames, into: $0.baseAddress!) }
+                }
+            } else {
+                let (rows, columns) = try TensorFrames.validate(batch.hiddenStates, in: frames)
+                guard columns == h else { throw WireError(.tensor, "hidden states have \(columns) columns, hidden size is \(h)") }
+                incoming = [Float](repeating: 0, count: rows * columns)
+                try incoming.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.hiddenStates, from: frames, into: $0.baseAddress!) }
+            }
+
+            var outgoing: [Float] = []
+            var chunks: [Internvl_V1_SequenceChunk] = []
+            var tokens = Internvl_V1_SampledTokens()
+            tokens.batchID = batch.batchID
+            for chunk in batch.chunks {
+                failedSequence = chunk.sequenceID
+                let ids = chunk.tokenIds.map(Int.init)
+                guard !ids.isEmpty else { throw WireError(.malformed, "sequence \(chunk.sequenceID): chunk without tokens") }
+                var x: [Float]
+                if isFirst {
+                    x = try stage.embed(ids)
+                    if chunk.imageRowCount > 0 {
+                        let begin = Int(chunk.imageRowBegin), count = Int(chunk.imageRowCount)
+                        guard (begin + count) * h <= images.count else {
+                            throw WireError(.tensor, "sequence \(chunk.sequenceID): image rows \(begin)..<\(begin + count) outside the image tensor")
+                        }
+                        try Self.splice(images[(begin * h)..<((begin + count) * h)], into: &x, tokenIDs: ids,
+                                        imageContextTokenID: Int(chunk.imageContextTokenID), hiddenSize: h)
+                    }
+                } else {
+                    let begin = Int(chunk.rowBegin)
+                    guard (begin + ids.count) * h <= incoming.count else {
+                        throw WireError(.tensor, "sequence \(chunk.sequenceID): rows \(begin)..<\(begin + ids.count) outside the hidden states")
+                    }
+                    x = Array(incoming[(begin * h)..<((begin + ids.count) * h)])
+                }
+                let cache = try cache(for: chunk)
+                let y = try stage.forward(x, cache: cache)
+                if isLast {
+                    var state: SequenceSampling
+                    if let existing = sampling[chunk.sequenceID] {
+                        state = existing
+                    } else {
+                        state = SequenceSampling(sampler: try Self.sampler(chunk.sampling), seen: [])
+                    }
+                    state.seen += ids
+                    if chunk.sample {
+                        let logits = try stage.logits(y)
+                        let token: Int
+                        if var sampler = state.sampler {
+                            token = sampler.sample(logits, seen: state.seen)
+                            state.sampler = sampler
+                        } else {
+                            token = Sampler.argmax(logits)
+                        }
+                        var sampled = Internvl_V1_SampledTokens.Token()
+                        sampled.sequenceID = chunk.sequenceID
+                        sampled.tokenID = UInt32(token)
+                        tokens.tokens.append(sampled)
+                    }
+                    sampling[chunk.sequenceID] = state
+                } else {
+                    var forwarded = chunk
+                    forwarded.rowBegin = UInt32(outgoing.count / h)
+                    forwarded.imageRowBegin = 0
+                    forwarded.imageRowCount = 0
+                    chunks.append(forwarded)
+                    outgoing += y
+                }
+            }
+            if isLast { return .coordinator(WireMessage(.sampledTokens(tokens))) }
+            var next = Internvl_V1_ForwardBatch()
+            next.batchID = batch.batchID
+            next.chunks = chunks
+            var tensorFrames: [ZMQFrame] = []
+            next.hiddenStates = outgoing.withUnsafeBufferPointer {
+                TensorFrames.append($0.baseAddress!, rows: outgoing.count / h, columns: h, to: &tensorFrames)
+            }
+            return .nextStage(WireMessage(.forwardBatch(next), tensorFrames: tensorFrames))
+        } catch {
+            free([failedSequence])
+            var report = Internvl_V1_ErrorReport()
+            report.code = error is WireError ? .malformed : .internal
+            report.message = "layers \(stage.layers.lowerBound)..<\(stage.layers.upperBound), batch \(batch.batchID): \(error)"
+            report.sequenceID = failedSequence
+            return .coordinator(WireMessage(.error(report)))
+        }
+    }
+
+    /// The KV cache of `chunk`'s sequence: created when the sequence starts, which must continue where it left off.
+    private func cache(for chunk: Internvl_V1_SequenceChunk) throws -> KVCache {
+        if chunk.startPosition == 0 {
+            let capacity = Int(chunk.maxPositions)
+            guard capacity >= chunk.tokenIds.count else {
+                throw WireError(.malformed, "sequence \(chunk.sequenceID): max_positions \(capacity) < \(chunk.tokenIds.count) prompt tokens")
+            }
+            let cache = stage.makeCache(capacity: capacity)
+            caches[chunk.sequenceID] = cache
+            sampling[chunk.sequenceID] = nil
+            return cache
+        }
+        guard let cache = caches[chunk.sequenceID] else {
+            throw WireError(.malformed, "sequence \(chunk.sequenceID) continues at position \(chunk.startPosition) but has no KV cache here")
+        }
+        guard cache.length == Int(chunk.startPosition) else {
+            throw WireError(.malformed, "sequence \(chunk.sequenceID) continues at position \(chunk.startPosition) but its KV cache holds \(cache.length)")
+        }
+        return cache
+    }
+
+    /// A seeded sampler for temperature > 0, nil for greedy.
+    private static func sampler(_ parameters: Internvl_V1_SamplingParams) throws -> Sampler? {
+        guard parameters.temperature > 0 else { return nil }
+        return try Sampler(parameters: SamplingParameters(
+            temperature: parameters.temperature, topK: Int(parameters.topK), topP: parameters.topP,
+            repetitionPenalty: parameters.repetitionPenalty, seed: parameters.seed))
+    }
+
+    /// Overwrites, in order, the rows of `embeddings` at `<IMG_CONTEXT>` positions with the rows of `images`
+    /// (the rule of `InternVLModel.spliceImageEmbeddings`: the counts must agree exactly).
+    static func splice(_ images: ArraySlice<Float>, into embeddings: inout [Float], tokenIDs: [Int],
+                       imageContextTokenID: Int, hiddenSize h: Int) throws {
+        let positions = tokenIDs.indices.filter { tokenIDs[$0] == imageContextTokenID }
+        guard positions.count * h == images.count else {
+            throw ModelError.imageTokenCountMismatch(contextTokens: positions.count, embeddingRows: images.count / h)
+        }
+        let base = images.startIndex
+        for (row, position) in positions.enumerated() {
+            embeddings.replaceSubrange(position * h..<(position + 1) * h, with: images[(base + row * h)..<(base + (row + 1) * h)])
+        }
+    }
+
+    /// Binds a PULL socket on `activationEndpoint` (a stage after the first) and connects a PUSH socket to
+    /// `nextStageEndpoint` (a stage before the last), then serves until the control link closes.
+    public func serve(_ link: WorkerControlLink, activationEndpoint: String?, nextStageEndpoint: String?) async throws {
+        var activations: SocketLoop?
+        if let activationEndpoint {
+            let socket = try ZMQSocket(.pull)
+            do { try socket.bind(activationEndpoint) } catch {
+                throw ClusterRuntimeError(.configuration, "cannot bind the activation endpoint \(activationEndpoint): \(error)")
+            }
+            activations = SocketLoop(socket: socket, name: "stage-activations-in")
+        }
+        var nextStage: SocketLoop?
+        if let nextStageEndpoint {
+            let socket = try ZMQSocket(.push)
+            try socket.connect(nextStageEndpoint)
+            nextStage = SocketLoop(socket: socket, name: "stage-activations-out")
+        }
+        defer {
+            activations?.stop()
+            nextStage?.stop()
+        }
+        await serve(link, activations: activations, nextStage: nextStage)
+    }
+
+    /// Serves forward batches (from `link` on the first stage, from `activations` on later ones) and frees, sending
+    /// hidden states to `nextStage` and tokens or errors to the coordinator, until the inputs close.
+    public func serve(_ link: WorkerControlLink, activations: SocketLoop?, nextStage: SocketLoop?) async {
+        let (stream, sink) = AsyncStream.makeStream(of: WireMessage.self)
+        let control = Task {
+            while let message = await link.nextMessage() { sink.yield(message) }
+            sink.finish()
+        }
+        let data = activations.map { loop in
+            Task {
+                for await frames in loop.incoming {
+                    if let message = try? WireMessage.decode(frames) { sink.yield(message) }
+                }
+            }
+        }
+        for await message in stream {
+            switch message.envelope.body {
+            case .forwardBatch(let batch):
+                switch process(batch, frames: message.tensorFrames) {
+                case .nextStage(let out):
+                    if let nextStage, let frames = try? out.frames() { nextStage.send(frames) }
+                case .coordinator(let out):
+                    try? link.send(out)
+                }
+            case .freeSequences(let request):
+                free(request.sequenceIds)
+            default:
+                continue
+            }
+        }
+        control.cancel()
+        data?.cancel()
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `internvl run -c cluster.yaml` computed by real processes: a coordinator, a vision worker and two LLM stages
+/// (layers [0, 1) and [1, 2)) of the tiny fixture model over loopback ZeroMQ sockets.
+@Suite(.serialized) struct ClusterRunTests {
+    /// A running cluster; its processes stop when it is released.
+    final class RunningCluster {
+        let file: String
+        let coordinator: BackgroundProcess
+        let workers: [BackgroundProcess]
+
+        init() throws {
+            let ports = FreePorts.take(4)
+            let yaml = """
+                model: { path: \(Fixtures.tinyModel.path) }
+                coordinator: { control: "tcp://127.0.0.1:\(ports[0])", clients: "tcp://127.0.0.1:\(ports[1])" }
+                workers:
+                  - { name: vit-a, role: vision }
+                  - { name: llm-a, role: llm, layers: [0, 1], kv_cache_mb: 64, port: \(ports[2]) }
+                  - { name: llm-b, role: llm, layers: [1, 2], kv_cache_mb: 64, port: \(ports[3]) }
+                """
+            let url = try Fixtures.temporaryDirectory("cluster-run").appendingPathComponent("cluster.yaml")
+            try yaml.write(to: url, atomically: true, encoding: .utf8)
+            let path = url.path
+            file = path
+            coordinator = try BackgroundProcess(["coordinator", "-c", path])
+            workers = try ["vit-a", "llm-a", "llm-b"].map { try BackgroundProcess(["worker", "-c", path, "--name", $0]) }
+        }
+
+        /// Whether every worker registered.
+        func waitUntilReady() -> Bool { coordinator.waitFor("cluster ready: 3 workers") }
+
+        deinit {
+            workers.forEach { $0.stop() }
+            coordinator.stop()
+        }
+    }
+
+    func arguments(for golden: RunCLITests.Case) -> [String] {
+        var arguments = ["-p", golden.question, "-n", String(golden.maxNewTokens)]
+        for image in golden.images { arguments += ["--image", image] }
+        if let maxTiles = golden.maxTiles { arguments += ["--max-tiles", String(maxTiles)] }
+        return arguments
+    }
+
+    /// `run -c FILE --greedy --json ...`: the exit status, the JSON object (if any) and stderr.
+    func runOnCluster(_ cluster: RunningCluster, _ arguments: [String]) throws -> (status: Int32, json: [String: Any], stderr: String) {
+        let result = try CLIRunner.run(["run", "-c", cluster.file, "--greedy", "--json", "--timeout", "110"] + arguments)
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+        return (result.status, json, result.stderr)
+    }
+
+    func expectMatches(_ golden: RunCLITests.Case, _ output: [String: Any]) {
+        #expect(output["prompt_ids"] as? [Int] == golden.promptIDs, "\(golden.name): prompt ids")
+        let ids = output["ids"] as? [Int] ?? []
+        #expect(Array(ids.prefix(golden.decisiveSteps)) == Array(golden.generatedIDs.prefix(golden.decisiveSteps)),
+                "\(golden.name): tokens")
+        #expect(!ids.isEmpty && ids.count <= golden.maxNewTokens, "\(golden.name): \(ids.count) tokens")
+    }
+
+    @Test func everyChatCaseIsTokenExactThroughTheCluster() throws {
+        let cluster = try RunningCluster()
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let cases = try RunCLITests.cases()
+        #expect(cases.count >= 5, "text, single image, auto prefix, two images, video")
+        for golden in cases {
+            let output = try runOnCluster(cluster, arguments(for: golden))
+            #expect(output.status == 0, "\(golden.name): \(output.stderr)")
+            expectMatches(golden, output.json)
+        }
+    }
+
+    @Test func concurrentRequestsAreEachAnsweredCorrectly() throws {
+        let cluster = try RunningCluster()
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let cases = try RunCLITests.cases()
+        let chosen = (0..<4).map { cases[$0 % cases.count] }
+        let lock = NSLock()
+        var outputs = [(status: Int32, json: [String: Any], stderr: String)?](repeating: nil, count: chosen.count)
+        DispatchQueue.concurrentPerform(iterations: chosen.count) { index in
+            let output = try? runOnCluster(cluster, arguments(for: chosen[index]))
+            lock.withLock { outputs[index] = output }
+        }
+        for (golden, output) in zip(chosen, outputs) {
+            let output = try #require(output, "\(golden.name): the client did not run")
+            #expect(output.status == 0, "\(golden.name): \(output.stderr)")
+            expectMatches(golden, output.json)
+        }
+    }
+
+    @Test func badImageExitsTwoAndTheClusterKeepsServing() throws {
+        let cluster = try RunningCluster()
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let corrupt = try Fixtures.temporaryDirectory("cluster-bad").appendingPathComponent("corrupt.png")
+        let bytes = try Data(contentsOf: Fixtures.tiny.appendingPathComponent("images/chelsea.png"))
+        try bytes.prefix(bytes.count / 3).write(to: corrupt)
+        let bad = try runOnCluster(cluster, ["-p", "Describe.", "-n", "2", "--image", corrupt.path])
+        #expect(bad.status == 2, "\(bad.stderr)")
+        #expect(bad.stderr.contains("corrupt.png"), "\(bad.stderr)")
+        #expect(bad.stderr.split(separator: "\n").count == 1, "one line: \(bad.stderr)")
+
+        let tooLong = try runOnCluster(cluster, ["-p", "Describe.", "-n", "5000"])
+        #expect(tooLong.status == 2, "\(tooLong.stderr)")
+        #expect(tooLong.stderr.contains("max_new_tokens"), "\(tooLong.stderr)")
+
+        let golden = try #require(try RunCLITests.cases().first { !$0.images.isEmpty })
+        let good = try runOnCluster(cluster, arguments(for: golden))
+        #expect(good.status == 0, "\(good.stderr)")
+        expectMatches(golden, good.json)
+        #expect(cluster.coordinator.isRunning)
+    }
+
+    @Test func unreachableCoordinatorExitsOne() throws {
+        let ports = FreePorts.take(2)
+        let url = try Fixtures.temporaryDirectory("cluster-none").appendingPathComponent("cluster.yaml")
+        try """
+            model: { path: \(Fixtures.tinyModel.path) }
+            coordinator: { control: "tcp://127.0.0.1:\(ports[0])", clients: "tcp://127.0.0.1:\(ports[1])" }
+            workers:
+              - { name: vit-a, role: vision }
+              - { name: llm-a, role: llm }
+            """.write(to: url, atomically: true, encoding: .utf8)
+        let result = try CLIRunner.run(["run", "-c", url.path, "-p", "Hello", "-n", "2", "--timeout", "1"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("coordinator.clients"), "\(result.stderr)")
+    }
+}
