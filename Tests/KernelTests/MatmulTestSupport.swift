@@ -4,9 +4,9 @@ import TestSupport
 
 /// A small seeded generator (SplitMix64) so every run tests the same inputs.
 struct MatmulTestRandom {
-    private var source: SplitMix64
+    private var source: SeededGenerator
 
-    init(seed: UInt64) { source = SplitMix64(seed: seed) }
+    init(seed: UInt64) { source = SeededGenerator(seed: seed) }
 
     mutating func next() -> UInt64 { source.next() }
 

@@ -9,9 +9,9 @@ import Testing
 
 /// Deterministic random numbers for test inputs (SplitMix64).
 struct OpsRandom {
-    private var source: SplitMix64
+    private var source: SeededGenerator
 
-    init(seed: UInt64) { source = SplitMix64(seed: seed) }
+    init(seed: UInt64) { source = SeededGenerator(seed: seed) }
 
     mutating func next() -> UInt64 { source.next() }
 

@@ -33,7 +33,7 @@ import Video
         let video = try source.encode(name, codecArguments)
         let original = [UInt8](try Data(contentsOf: video))
         #expect(readAll(video.path) == .decoded)
-        var generator = SplitMix64(seed: UInt64(original.count))
+        var generator = SeededGenerator(seed: UInt64(original.count))
         var outcomes: [Outcome?] = []
         for round in 0..<12 {
             var bytes = original

@@ -50,7 +50,7 @@ import Video
     }
 
     @Test func randomBytes() throws {
-        var generator = SplitMix64(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         let bytes = (0..<65_536).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let path = try write(bytes, named: "noise.mp4").path
         guard case .notAVideo = openError(path) else { Issue.record("random bytes must be notAVideo"); return }

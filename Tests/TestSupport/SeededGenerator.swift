@@ -1,5 +1,5 @@
-/// A tiny deterministic generator (SplitMix64) so every test run sees the same inputs.
-public struct SplitMix64 {
+/// A tiny deterministic generator (the SplitMix64 sequence) so every test run sees the same inputs.
+public struct SeededGenerator {
     public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
