@@ -11,7 +11,8 @@ import TestSupport
         let coordinator: BackgroundProcess
         let workers: [BackgroundProcess]
 
-        init() throws {
+        /// `extra`: more top-level YAML (e.g. `limits: {...}`).
+        init(extra: String = "") throws {
             let ports = FreePorts.take(4)
             let yaml = """
                 model: { path: \(Fixtures.tinyModel.path) }
@@ -20,6 +21,7 @@ import TestSupport
                   - { name: vit-a, role: vision }
                   - { name: llm-a, role: llm, layers: [0, 1], kv_cache_mb: 64, port: \(ports[2]) }
                   - { name: llm-b, role: llm, layers: [1, 2], kv_cache_mb: 64, port: \(ports[3]) }
+                \(extra)
                 """
             let url = try Fixtures.temporaryDirectory("cluster-run").appendingPathComponent("cluster.yaml")
             try yaml.write(to: url, atomically: true, encoding: .utf8)
@@ -92,7 +94,7 @@ import TestSupport
     }
 
     @Test func badImageExitsTwoAndTheClusterKeepsServing() throws {
-        let cluster = try RunningCluster()
+        let cluster = try RunningCluster(extra: "limits: { max_prompt_tokens: 1000 }")
         try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
         let corrupt = try Fixtures.temporaryDirectory("cluster-bad").appendingPathComponent("corrupt.png")
         let bytes = try Data(contentsOf: Fixtures.tiny.appendingPathComponent("images/chelsea.png"))
@@ -106,7 +108,14 @@ import TestSupport
         #expect(tooLong.status == 2, "\(tooLong.stderr)")
         #expect(tooLong.stderr.contains("max_new_tokens"), "\(tooLong.stderr)")
 
-        let golden = try #require(try RunCLITests.cases().first { !$0.images.isEmpty })
+        // A 7-tile image makes a prompt of 1939 tokens, over the file's max_prompt_tokens.
+        let image = Fixtures.tiny.appendingPathComponent("images/chelsea.png").path
+        let longPrompt = try runOnCluster(cluster, ["-p", "Describe.", "-n", "2", "--image", image])
+        #expect(longPrompt.status == 2, "\(longPrompt.stderr)")
+        #expect(longPrompt.stderr.contains("max_prompt_tokens") && longPrompt.stderr.contains("1000"), "\(longPrompt.stderr)")
+
+        let golden = try #require(try RunCLITests.cases().first { $0.images.isEmpty })
+        #expect(golden.promptIDs.count < 1000)
         let good = try runOnCluster(cluster, arguments(for: golden))
         #expect(good.status == 0, "\(good.stderr)")
         expectMatches(golden, good.json)
