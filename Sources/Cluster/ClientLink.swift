@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Transport
 import Wire
 
@@ -14,21 +15,30 @@ public enum ClusterClient {
     }
 
     /// Sends `request` with `images` (encoded files, each in its own frame; `request.imageFrames` and `imageNames`
-    /// are filled here) and returns the coordinator's result.
+    /// are filled here) or decoded `videoFrames` (each in its own frame; `request.videoFrames` is filled here) and
+    /// returns the coordinator's result.
     /// - Throws: `ClusterRuntimeError.timeout` when no answer arrives within `timeout` (coordinator unreachable),
     ///   `RequestError` when the coordinator reports a failure.
     public static func generate(_ request: Internvl_V1_GenerateRequest, images: [(name: String, bytes: [UInt8])],
+                                videoFrames: [RGBImage] = [],
                                 endpoint: String, timeout: Duration) throws -> Internvl_V1_GenerateResult {
         var request = request
         if request.requestID == 0 { request.requestID = UInt64.random(in: 1...UInt64.max) }
         request.imageFrames = images.indices.map(UInt32.init)
         request.imageNames = images.map(\.name)
+        request.videoFrames = videoFrames.enumerated().map { index, frame in
+            var raw = Internvl_V1_RawFrame()
+            raw.width = UInt32(frame.width)
+            raw.height = UInt32(frame.height)
+            raw.dataFrame = UInt32(images.count + index)
+            return raw
+        }
         let socket = try ZMQSocket(.dealer)
         defer { socket.close() }
         do { try socket.connect(endpoint) } catch {
             throw ClusterRuntimeError(.configuration, "cannot connect to coordinator.clients \(endpoint): \(error)")
         }
-        let frames = images.map { ZMQFrame($0.bytes) }
+        let frames = images.map { ZMQFrame($0.bytes) } + videoFrames.map { ZMQFrame($0.pixels) }
         try socket.send(try WireMessage(.generateRequest(request), tensorFrames: frames).frames())
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -134,6 +134,17 @@ public final class CoordinatorScheduler: @unchecked Sendable {
             let name = index < request.imageNames.count ? request.imageNames[index] : "image \(index + 1)"
             images.append(.encoded(bytes: Array(frames[Int(frame)].bytes), name: name))
         }
+        var videoFrames: [RGBImage] = []
+        for (index, raw) in request.videoFrames.enumerated() {
+            let width = Int(raw.width), height = Int(raw.height), frame = Int(raw.dataFrame)
+            guard width > 0, height > 0, width * height <= limits.maxImagePixels else {
+                throw input("video_frames[\(index)] is \(width)x\(height); must be non-empty and at most \(limits.maxImagePixels) pixels (limits.max_image_pixels)")
+            }
+            guard frame < frames.count, frames[frame].count == width * height * 3 else {
+                throw input("video_frames[\(index)]: frame \(frame) missing or not \(width)x\(height)x3 bytes")
+            }
+            videoFrames.append(RGBImage(width: width, height: height, pixels: Array(frames[frame].bytes)))
+        }
         let maxTiles = request.maxTiles == 0 ? nil : Int(request.maxTiles)
         if let maxTiles, !(1...limits.maxTiles).contains(maxTiles) {
             throw input("max_tiles \(maxTiles) is outside 1...\(limits.maxTiles) (limits.max_tiles of the cluster file)")
@@ -146,7 +157,7 @@ public final class CoordinatorScheduler: @unchecked Sendable {
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: s.temperature, topK: Int(s.topK),
                                           topP: s.topP == 0 ? 1 : s.topP,
                                           repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty, seed: s.seed)
-        return ChatRequest(question: request.question, images: images, combineImages: request.combineImages,
+        return ChatRequest(question: request.question, images: images, videoFrames: videoFrames, combineImages: request.combineImages,
                            maxTiles: maxTiles, systemMessage: request.hasSystemMessage_p ? request.systemMessage : nil,
                            settings: settings)
     }

@@ -101,7 +101,6 @@ struct RunCommand: ParsableCommand {
                 throw ValidationError("model directory '\(modelDir)' does not exist")
             }
         } else {
-            if video != nil { throw ValidationError("--video is not supported with -c/--cluster yet; pass the frames as --image") }
             guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1") }
         }
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
@@ -163,10 +162,11 @@ struct RunCommand: ParsableCommand {
             }
             files.append((name: path, bytes: [UInt8](data)))
         }
+        let videoFrames = try video.map { try VideoFrames.load(path: $0, segments: frames, maxPixels: maxImagePixels) } ?? []
         let result: Internvl_V1_GenerateResult
         do {
-            result = try ClusterClient.generate(request, images: files, endpoint: configuration.coordinator.clients,
-                                                timeout: .seconds(timeout))
+            result = try ClusterClient.generate(request, images: files, videoFrames: videoFrames,
+                                                endpoint: configuration.coordinator.clients, timeout: .seconds(timeout))
         } catch let error as ClusterClient.RequestError where error.isInputError {
             throw InputError(error.message)
         }

@@ -11,7 +11,8 @@ import TestSupport
         let coordinator: BackgroundProcess
         let workers: [BackgroundProcess]
 
-        init() throws {
+        /// `extra`: more top-level YAML (e.g. `limits: {...}`).
+        init(extra: String = "") throws {
             let ports = FreePorts.take(4)
             let yaml = """
                 model: { path: \(Fixtures.tinyModel.path) }
@@ -20,6 +21,7 @@ import TestSupport
                   - { name: vit-a, role: vision }
                   - { name: llm-a, role: llm, layers: [0, 1], kv_cache_mb: 64, port: \(ports[2]) }
                   - { name: llm-b, role: llm, layers: [1, 2], kv_cache_mb: 64, port: \(ports[3]) }
+                \(extra)
                 """
             let url = try Fixtures.temporaryDirectory("cluster-run").appendingPathComponent("cluster.yaml")
             try yaml.write(to: url, atomically: true, encoding: .utf8)
@@ -92,7 +94,7 @@ import TestSupport
     }
 
     @Test func badImageExitsTwoAndTheClusterKeepsServing() throws {
-        let cluster = try RunningCluster()
+        let cluster = try RunningCluster(extra: "limits: { max_prompt_tokens: 1000 }")
         try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
         let corrupt = try Fixtures.temporaryDirectory("cluster-bad").appendingPathComponent("corrupt.png")
         let bytes = try Data(contentsOf: Fixtures.tiny.appendingPathComponent("images/chelsea.png"))
@@ -106,11 +108,71 @@ import TestSupport
         #expect(tooLong.status == 2, "\(tooLong.stderr)")
         #expect(tooLong.stderr.contains("max_new_tokens"), "\(tooLong.stderr)")
 
-        let golden = try #require(try RunCLITests.cases().first { !$0.images.isEmpty })
+        // A 7-tile image makes a prompt of 1939 tokens, over the file's max_prompt_tokens.
+        let image = Fixtures.tiny.appendingPathComponent("images/chelsea.png").path
+        let longPrompt = try runOnCluster(cluster, ["-p", "Describe.", "-n", "2", "--image", image])
+        #expect(longPrompt.status == 2, "\(longPrompt.stderr)")
+        #expect(longPrompt.stderr.contains("max_prompt_tokens") && longPrompt.stderr.contains("1000"), "\(longPrompt.stderr)")
+
+        let golden = try #require(try RunCLITests.cases().first { $0.images.isEmpty })
+        #expect(golden.promptIDs.count < 1000)
         let good = try runOnCluster(cluster, arguments(for: golden))
         #expect(good.status == 0, "\(good.stderr)")
         expectMatches(golden, good.json)
         #expect(cluster.coordinator.isRunning)
+    }
+
+    /// The 40-frame video of `RunCLITests.videoFileReproducesTheVideoCase`: frames decoded by the client, tiled and
+    /// encoded by the cluster, must reproduce the video case.
+    @Test func videoFileReproducesTheVideoCase() throws {
+        let golden = try #require(try RunCLITests.cases().first { $0.name == "video_8_frames" })
+        let directory = try Fixtures.temporaryDirectory("cluster-video")
+        let sources = [2, 7, 12, 17, 22, 26, 31, 36]
+        for frame in 0..<40 {
+            let nearest = sources.enumerated().min { abs($0.element - frame) < abs($1.element - frame) }!.offset
+            try FileManager.default.copyItem(atPath: golden.images[nearest],
+                                             toPath: directory.appendingPathComponent(String(format: "f%02d.png", frame)).path)
+        }
+        let video = directory.appendingPathComponent("clip.mkv").path
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        ffmpeg.arguments = ["ffmpeg", "-loglevel", "error", "-y", "-framerate", "10", "-i",
+                            directory.appendingPathComponent("f%02d.png").path, "-c:v", "ffv1", "-pix_fmt", "bgr0", video]
+        try ffmpeg.run()
+        ffmpeg.waitUntilExit()
+        #expect(ffmpeg.terminationStatus == 0, "ffmpeg (Debian package ffmpeg) must build the test video")
+
+        let cluster = try RunningCluster()
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let question = golden.question.components(separatedBy: "\n").last!
+        let output = try runOnCluster(cluster, ["--video", video, "--frames", "8", "-p", question, "-n", String(golden.maxNewTokens)])
+        #expect(output.status == 0, "\(output.stderr)")
+        expectMatches(golden, output.json)
+    }
+
+    /// Seeded sampling (temperature, top-k, repetition penalty) on the last stage draws the same tokens as one
+    /// process with the same seed and one compute thread (the workers' default), so the logits are bit-identical.
+    @Test func seededSamplingMatchesASingleProcessRun() throws {
+        let golden = try #require(try RunCLITests.cases().first { !$0.images.isEmpty })
+        let image = golden.images[0]
+        let sampling = ["-p", "Describe the image.", "--image", image, "-n", "12", "--temp", "0.9", "--top-k", "40",
+                        "--repetition-penalty", "1.2", "--seed", "17", "--json"]
+        let local = try CLIRunner.run(["run", "-m", Fixtures.tinyModel.path, "--threads", "1"] + sampling)
+        #expect(local.status == 0, "\(local.stderr)")
+        let localLine = local.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let localJSON = try #require(try JSONSerialization.jsonObject(with: Data(localLine.utf8)) as? [String: Any])
+
+        let cluster = try RunningCluster()
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let remote = try CLIRunner.run(["run", "-c", cluster.file, "--timeout", "110"] + sampling)
+        #expect(remote.status == 0, "\(remote.stderr)")
+        let remoteLine = remote.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let remoteJSON = try #require(try JSONSerialization.jsonObject(with: Data(remoteLine.utf8)) as? [String: Any])
+        let localIDs = try #require(localJSON["ids"] as? [Int])
+        #expect(!localIDs.isEmpty)
+        #expect(remoteJSON["prompt_ids"] as? [Int] == localJSON["prompt_ids"] as? [Int])
+        #expect(remoteJSON["ids"] as? [Int] == localIDs)
+        #expect(remoteJSON["text"] as? String == localJSON["text"] as? String)
     }
 
     @Test func unreachableCoordinatorExitsOne() throws {

@@ -495,11 +495,32 @@ public nonisolated struct Internvl_V1_GenerateRequest: Sendable {
   /// A name per image (its file name), used in error messages.
   public var imageNames: [String] = []
 
+  /// Decoded video frames (one tile each, `FrameN: <image>` lines before the question); not with images.
+  public var videoFrames: [Internvl_V1_RawFrame] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _sampling: Internvl_V1_SamplingParams? = nil
+}
+
+/// A decoded RGB picture carried in its own frame: width * height * 3 bytes, row-major.
+public nonisolated struct Internvl_V1_RawFrame: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var width: UInt32 = 0
+
+  public var height: UInt32 = 0
+
+  /// Index among the frames after the envelope.
+  public var dataFrame: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Coordinator -> client: the answer to a GenerateRequest, with the fields of `internvl run --json`.
@@ -540,109 +561,115 @@ public nonisolated struct Internvl_V1_GenerateResult: Sendable {
 }
 
 /// The outer message of every frame sequence on every cluster socket.
-public nonisolated struct Internvl_V1_Envelope: Sendable {
+public nonisolated struct Internvl_V1_Envelope: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: Internvl_V1_ProtocolVersion = .unspecified
+  public var protocolVersion: Internvl_V1_ProtocolVersion {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
-  public var body: Internvl_V1_Envelope.OneOf_Body? = nil
+  public var body: OneOf_Body? {
+    get {return _storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   public var register: Internvl_V1_Register {
     get {
-      if case .register(let v)? = body {return v}
+      if case .register(let v)? = _storage._body {return v}
       return Internvl_V1_Register()
     }
-    set {body = .register(newValue)}
+    set {_uniqueStorage()._body = .register(newValue)}
   }
 
   public var registerReply: Internvl_V1_RegisterReply {
     get {
-      if case .registerReply(let v)? = body {return v}
+      if case .registerReply(let v)? = _storage._body {return v}
       return Internvl_V1_RegisterReply()
     }
-    set {body = .registerReply(newValue)}
+    set {_uniqueStorage()._body = .registerReply(newValue)}
   }
 
   public var heartbeat: Internvl_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = body {return v}
+      if case .heartbeat(let v)? = _storage._body {return v}
       return Internvl_V1_Heartbeat()
     }
-    set {body = .heartbeat(newValue)}
+    set {_uniqueStorage()._body = .heartbeat(newValue)}
   }
 
   public var forwardBatch: Internvl_V1_ForwardBatch {
     get {
-      if case .forwardBatch(let v)? = body {return v}
+      if case .forwardBatch(let v)? = _storage._body {return v}
       return Internvl_V1_ForwardBatch()
     }
-    set {body = .forwardBatch(newValue)}
+    set {_uniqueStorage()._body = .forwardBatch(newValue)}
   }
 
   public var sampledTokens: Internvl_V1_SampledTokens {
     get {
-      if case .sampledTokens(let v)? = body {return v}
+      if case .sampledTokens(let v)? = _storage._body {return v}
       return Internvl_V1_SampledTokens()
     }
-    set {body = .sampledTokens(newValue)}
+    set {_uniqueStorage()._body = .sampledTokens(newValue)}
   }
 
   public var visionRequest: Internvl_V1_VisionRequest {
     get {
-      if case .visionRequest(let v)? = body {return v}
+      if case .visionRequest(let v)? = _storage._body {return v}
       return Internvl_V1_VisionRequest()
     }
-    set {body = .visionRequest(newValue)}
+    set {_uniqueStorage()._body = .visionRequest(newValue)}
   }
 
   public var visionResult: Internvl_V1_VisionResult {
     get {
-      if case .visionResult(let v)? = body {return v}
+      if case .visionResult(let v)? = _storage._body {return v}
       return Internvl_V1_VisionResult()
     }
-    set {body = .visionResult(newValue)}
+    set {_uniqueStorage()._body = .visionResult(newValue)}
   }
 
   public var freeSequences: Internvl_V1_FreeSequences {
     get {
-      if case .freeSequences(let v)? = body {return v}
+      if case .freeSequences(let v)? = _storage._body {return v}
       return Internvl_V1_FreeSequences()
     }
-    set {body = .freeSequences(newValue)}
+    set {_uniqueStorage()._body = .freeSequences(newValue)}
   }
 
   public var cancel: Internvl_V1_Cancel {
     get {
-      if case .cancel(let v)? = body {return v}
+      if case .cancel(let v)? = _storage._body {return v}
       return Internvl_V1_Cancel()
     }
-    set {body = .cancel(newValue)}
+    set {_uniqueStorage()._body = .cancel(newValue)}
   }
 
   public var error: Internvl_V1_ErrorReport {
     get {
-      if case .error(let v)? = body {return v}
+      if case .error(let v)? = _storage._body {return v}
       return Internvl_V1_ErrorReport()
     }
-    set {body = .error(newValue)}
+    set {_uniqueStorage()._body = .error(newValue)}
   }
 
   public var generateRequest: Internvl_V1_GenerateRequest {
     get {
-      if case .generateRequest(let v)? = body {return v}
+      if case .generateRequest(let v)? = _storage._body {return v}
       return Internvl_V1_GenerateRequest()
     }
-    set {body = .generateRequest(newValue)}
+    set {_uniqueStorage()._body = .generateRequest(newValue)}
   }
 
   public var generateResult: Internvl_V1_GenerateResult {
     get {
-      if case .generateResult(let v)? = body {return v}
+      if case .generateResult(let v)? = _storage._body {return v}
       return Internvl_V1_GenerateResult()
     }
-    set {body = .generateResult(newValue)}
+    set {_uniqueStorage()._body = .generateResult(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -664,6 +691,8 @@ public nonisolated struct Internvl_V1_Envelope: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1270,7 +1299,7 @@ nonisolated extension Internvl_V1_ErrorReport.Code: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}question\0\u{3}system_message\0\u{3}has_system_message\0\u{3}max_tiles\0\u{3}max_new_tokens\0\u{1}sampling\0\u{3}combine_images\0\u{3}image_frames\0\u{3}image_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}question\0\u{3}system_message\0\u{3}has_system_message\0\u{3}max_tiles\0\u{3}max_new_tokens\0\u{1}sampling\0\u{3}combine_images\0\u{3}image_frames\0\u{3}image_names\0\u{3}video_frames\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1288,6 +1317,7 @@ nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftP
       case 8: try { try decoder.decodeSingularBoolField(value: &self.combineImages) }()
       case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.imageFrames) }()
       case 10: try { try decoder.decodeRepeatedStringField(value: &self.imageNames) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.videoFrames) }()
       default: break
       }
     }
@@ -1328,6 +1358,9 @@ nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftP
     if !self.imageNames.isEmpty {
       try visitor.visitRepeatedStringField(value: self.imageNames, fieldNumber: 10)
     }
+    if !self.videoFrames.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.videoFrames, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1342,6 +1375,47 @@ nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftP
     if lhs.combineImages != rhs.combineImages {return false}
     if lhs.imageFrames != rhs.imageFrames {return false}
     if lhs.imageNames != rhs.imageNames {return false}
+    if lhs.videoFrames != rhs.videoFrames {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_RawFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawFrame"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}width\0\u{1}height\0\u{3}data_frame\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.width) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.height) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.dataFrame) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.width != 0 {
+      try visitor.visitSingularUInt32Field(value: self.width, fieldNumber: 1)
+    }
+    if self.height != 0 {
+      try visitor.visitSingularUInt32Field(value: self.height, fieldNumber: 2)
+    }
+    if self.dataFrame != 0 {
+      try visitor.visitSingularUInt32Field(value: self.dataFrame, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_RawFrame, rhs: Internvl_V1_RawFrame) -> Bool {
+    if lhs.width != rhs.width {return false}
+    if lhs.height != rhs.height {return false}
+    if lhs.dataFrame != rhs.dataFrame {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1431,239 +1505,277 @@ nonisolated extension Internvl_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}register\0\u{3}register_reply\0\u{1}heartbeat\0\u{3}forward_batch\0\u{3}sampled_tokens\0\u{3}vision_request\0\u{3}vision_result\0\u{3}free_sequences\0\u{1}cancel\0\u{1}error\0\u{3}generate_request\0\u{3}generate_result\0")
 
+  fileprivate class _StorageClass {
+    var _protocolVersion: Internvl_V1_ProtocolVersion = .unspecified
+    var _body: Internvl_V1_Envelope.OneOf_Body?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _protocolVersion = source._protocolVersion
+      _body = source._body
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.protocolVersion) }()
-      case 10: try {
-        var v: Internvl_V1_Register?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .register(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._protocolVersion) }()
+        case 10: try {
+          var v: Internvl_V1_Register?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .register(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .register(v)
+          }
+        }()
+        case 11: try {
+          var v: Internvl_V1_RegisterReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .registerReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .registerReply(v)
+          }
+        }()
+        case 12: try {
+          var v: Internvl_V1_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .heartbeat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .heartbeat(v)
+          }
+        }()
+        case 13: try {
+          var v: Internvl_V1_ForwardBatch?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .forwardBatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .forwardBatch(v)
+          }
+        }()
+        case 14: try {
+          var v: Internvl_V1_SampledTokens?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .sampledTokens(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .sampledTokens(v)
+          }
+        }()
+        case 15: try {
+          var v: Internvl_V1_VisionRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .visionRequest(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .visionRequest(v)
+          }
+        }()
+        case 16: try {
+          var v: Internvl_V1_VisionResult?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .visionResult(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .visionResult(v)
+          }
+        }()
+        case 17: try {
+          var v: Internvl_V1_FreeSequences?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .freeSequences(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .freeSequences(v)
+          }
+        }()
+        case 18: try {
+          var v: Internvl_V1_Cancel?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .cancel(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .cancel(v)
+          }
+        }()
+        case 19: try {
+          var v: Internvl_V1_ErrorReport?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .error(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .error(v)
+          }
+        }()
+        case 20: try {
+          var v: Internvl_V1_GenerateRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .generateRequest(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .generateRequest(v)
+          }
+        }()
+        case 21: try {
+          var v: Internvl_V1_GenerateResult?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .generateResult(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .generateResult(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .register(v)
-        }
-      }()
-      case 11: try {
-        var v: Internvl_V1_RegisterReply?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .registerReply(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .registerReply(v)
-        }
-      }()
-      case 12: try {
-        var v: Internvl_V1_Heartbeat?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .heartbeat(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .heartbeat(v)
-        }
-      }()
-      case 13: try {
-        var v: Internvl_V1_ForwardBatch?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .forwardBatch(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .forwardBatch(v)
-        }
-      }()
-      case 14: try {
-        var v: Internvl_V1_SampledTokens?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .sampledTokens(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .sampledTokens(v)
-        }
-      }()
-      case 15: try {
-        var v: Internvl_V1_VisionRequest?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .visionRequest(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .visionRequest(v)
-        }
-      }()
-      case 16: try {
-        var v: Internvl_V1_VisionResult?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .visionResult(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .visionResult(v)
-        }
-      }()
-      case 17: try {
-        var v: Internvl_V1_FreeSequences?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .freeSequences(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .freeSequences(v)
-        }
-      }()
-      case 18: try {
-        var v: Internvl_V1_Cancel?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .cancel(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .cancel(v)
-        }
-      }()
-      case 19: try {
-        var v: Internvl_V1_ErrorReport?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .error(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .error(v)
-        }
-      }()
-      case 20: try {
-        var v: Internvl_V1_GenerateRequest?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .generateRequest(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .generateRequest(v)
-        }
-      }()
-      case 21: try {
-        var v: Internvl_V1_GenerateResult?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .generateResult(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .generateResult(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.protocolVersion != .unspecified {
-      try visitor.visitSingularEnumField(value: self.protocolVersion, fieldNumber: 1)
-    }
-    switch self.body {
-    case .register?: try {
-      guard case .register(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .registerReply?: try {
-      guard case .registerReply(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .heartbeat?: try {
-      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .forwardBatch?: try {
-      guard case .forwardBatch(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case .sampledTokens?: try {
-      guard case .sampledTokens(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    }()
-    case .visionRequest?: try {
-      guard case .visionRequest(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-    }()
-    case .visionResult?: try {
-      guard case .visionResult(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-    }()
-    case .freeSequences?: try {
-      guard case .freeSequences(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-    }()
-    case .cancel?: try {
-      guard case .cancel(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
-    }()
-    case .error?: try {
-      guard case .error(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
-    }()
-    case .generateRequest?: try {
-      guard case .generateRequest(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .generateResult?: try {
-      guard case .generateResult(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._protocolVersion != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._protocolVersion, fieldNumber: 1)
+      }
+      switch _storage._body {
+      case .register?: try {
+        guard case .register(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .registerReply?: try {
+        guard case .registerReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .heartbeat?: try {
+        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .forwardBatch?: try {
+        guard case .forwardBatch(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .sampledTokens?: try {
+        guard case .sampledTokens(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      }()
+      case .visionRequest?: try {
+        guard case .visionRequest(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
+      case .visionResult?: try {
+        guard case .visionResult(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      }()
+      case .freeSequences?: try {
+        guard case .freeSequences(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      }()
+      case .cancel?: try {
+        guard case .cancel(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      }()
+      case .error?: try {
+        guard case .error(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      }()
+      case .generateRequest?: try {
+        guard case .generateRequest(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .generateResult?: try {
+        guard case .generateResult(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Internvl_V1_Envelope, rhs: Internvl_V1_Envelope) -> Bool {
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.body != rhs.body {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._body != rhs_storage._body {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
