@@ -30,11 +30,7 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "Sampling temperature (0 = greedy).")
     var temp: Float = 0
 
-    @Option(help: "Compute threads.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Weight format in memory: bf16 (exact for InternVL2 checkpoints), f32, q8_0 or q4_0 (quantized at load).")
-    var weights: String = "bf16"
+    @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
@@ -42,11 +38,7 @@ struct ChatCommand: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeThreads.configure(threads: max(threads, 1))
-        guard let format = WeightFormat(rawValue: weights) else {
-            throw ValidationError("--weights '\(weights)' is not one of bf16, f32, q8_0, q4_0")
-        }
-        let pipeline = try InternVLPipeline(modelDirectory: model.url, weights: format)
+        let pipeline = try compute.loadPipeline(model.url)
         let session = pipeline.session(systemMessage: system, maxTiles: maxTiles)
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: temp)
         let interactive = isatty(STDIN_FILENO) != 0

@@ -81,11 +81,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one JSON object: prompt_ids, ids, text, timings.")
     var json = false
 
-    @Option(help: "Compute threads.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Weight format in memory: bf16 (exact for InternVL2 checkpoints), f32, q8_0 or q4_0 (quantized at load).")
-    var weights: String = "bf16"
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: "Largest image in pixels (guards against decompression bombs).")
     var maxImagePixels: Int = 40_000_000
@@ -107,21 +103,16 @@ struct RunCommand: ParsableCommand {
         guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
         if video != nil && !images.isEmpty { throw ValidationError("give --image or --video, not both") }
         guard (1...256).contains(frames) else { throw ValidationError("--frames \(frames) is outside 1...256") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard temp >= 0 else { throw ValidationError("--temp must be >= 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
     }
 
     func run() throws {
         if let cluster { return try runOnCluster(cluster) }
-        try ComputeThreads.configure(threads: threads)
         let start = ContinuousClock.now
-        guard let format = WeightFormat(rawValue: weights) else {
-            throw ValidationError("--weights '\(weights)' is not one of bf16, f32, q8_0, q4_0")
-        }
-        let pipeline = try InternVLPipeline(
-            modelDirectory: URL(fileURLWithPath: modelDir ?? ".", isDirectory: true),
-            limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens), weights: format)
+        let pipeline = try compute.loadPipeline(
+            URL(fileURLWithPath: modelDir ?? ".", isDirectory: true),
+            limits: .init(maxImagePixels: maxImagePixels, maxPromptTokens: maxPromptTokens))
         let load = ContinuousClock.now - start
         let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: greedy ? 0 : temp, topK: topK,
                                           topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
