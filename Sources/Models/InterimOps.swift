@@ -1,3 +1,4 @@
+import Kernels
 import Foundation
 
 // Interim reference path: plain, obviously correct Swift implementations of the non-matmul operations of
@@ -87,28 +88,28 @@ public struct AttentionLayout {
 public func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                       queryCount: Int, keyCount: Int, layout: AttentionLayout, causalOffset: Int?,
                       scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-    let group = layout.heads / layout.kvHeads
-    let headDim = layout.headDim
-    let scale = Float(1 / Double(headDim).squareRoot())
-    for i in 0..<queryCount {
-        let visible = causalOffset.map { min(keyCount, $0 + i + 1) } ?? keyCount
-        for h in 0..<layout.heads {
-            let query = q + i * layout.queryStride + h * headDim
-            let kvColumn = (h / group) * headDim
-            for j in 0..<visible {
-                let key = k + j * layout.keyStride + kvColumn
-                var dot: Float = 0
-                for d in 0..<headDim { dot += query[d] * key[d] }
-                scores[j] = dot * scale
-            }
-            softmax(scores, count: visible)
-            let result = out + i * layout.heads * headDim + h * headDim
-            for d in 0..<headDim { result[d] = 0 }
-            for j in 0..<visible {
-                let value = v + j * layout.keyStride + kvColumn
-                let weight = scores[j]
-                for d in 0..<headDim { result[d] += weight * value[d] }
-            }
+    guard queryCount > 0 else { return }
+    // The tiled C kernel (online softmax, no score matrix), query heads split over the compute threads.
+    let shape = AttentionShape(
+        queries: queryCount, keys: keyCount, heads: layout.heads, kvHeads: layout.kvHeads, headDim: layout.headDim,
+        mask: causalOffset.map { .causal(queryOffset: $0) } ?? .bidirectional,
+        qStride: layout.queryStride, kStride: layout.keyStride, vStride: layout.keyStride)
+    let width = layout.heads * layout.headDim, kvWidth = layout.kvHeads * layout.headDim
+    let qBuffer = UnsafeBufferPointer(start: q, count: (queryCount - 1) * layout.queryStride + width)
+    let kBuffer = UnsafeBufferPointer(start: k, count: max(keyCount - 1, 0) * layout.keyStride + kvWidth)
+    let vBuffer = UnsafeBufferPointer(start: v, count: max(keyCount - 1, 0) * layout.keyStride + kvWidth)
+    let outBuffer = UnsafeMutableBufferPointer(start: out, count: queryCount * width)
+    let pool = ComputeThreads.pool
+    let scratchCount = Ops.attentionScratchCount(headDim: layout.headDim)
+    let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: scratchCount * pool.threadCount)
+    defer { scratch.deallocate() }
+    pool.run(tasks: layout.heads) { head, thread in
+        let mine = UnsafeMutableBufferPointer(rebasing: scratch[(thread * scratchCount)..<((thread + 1) * scratchCount)])
+        do {
+            try Ops.attention(q: qBuffer, k: kBuffer, v: vBuffer, out: outBuffer, shape: shape,
+                              heads: head..<(head + 1), scratch: mine)
+        } catch {
+            preconditionFailure("attention: \(error)")
         }
     }
 }
