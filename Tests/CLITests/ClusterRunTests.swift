@@ -126,21 +126,7 @@ import TestSupport
     /// encoded by the cluster, must reproduce the video case.
     @Test func videoFileReproducesTheVideoCase() throws {
         let golden = try #require(try RunCLITests.cases().first { $0.name == "video_8_frames" })
-        let directory = try Fixtures.temporaryDirectory("cluster-video")
-        let sources = [2, 7, 12, 17, 22, 26, 31, 36]
-        for frame in 0..<40 {
-            let nearest = sources.enumerated().min { abs($0.element - frame) < abs($1.element - frame) }!.offset
-            try FileManager.default.copyItem(atPath: golden.images[nearest],
-                                             toPath: directory.appendingPathComponent(String(format: "f%02d.png", frame)).path)
-        }
-        let video = directory.appendingPathComponent("clip.mkv").path
-        let ffmpeg = Process()
-        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        ffmpeg.arguments = ["ffmpeg", "-loglevel", "error", "-y", "-framerate", "10", "-i",
-                            directory.appendingPathComponent("f%02d.png").path, "-c:v", "ffv1", "-pix_fmt", "bgr0", video]
-        try ffmpeg.run()
-        ffmpeg.waitUntilExit()
-        #expect(ffmpeg.terminationStatus == 0, "ffmpeg (Debian package ffmpeg) must build the test video")
+        let video = try RunCLITests.makeVideoOfTheVideoCase(golden)
 
         let cluster = try RunningCluster()
         try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")

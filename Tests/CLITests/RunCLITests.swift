@@ -64,10 +64,9 @@ import TestSupport
         }
     }
 
-    /// A 40-frame, 10 fps lossless video whose frames 2, 7, 12, ..., 36 are the golden frames: `--video` must sample
-    /// exactly those with the model card's get_index and reproduce the video case.
-    @Test func videoFileReproducesTheVideoCase() throws {
-        let golden = try #require(try Self.cases().first { $0.name == "video_8_frames" })
+    /// Writes a 40-frame, 10 fps lossless video whose frames 2, 7, 12, ..., 36 are the golden frames of the video
+    /// case (the rest repeat the nearest one) and returns its path. Fails the test if ffmpeg cannot build it.
+    static func makeVideoOfTheVideoCase(_ golden: Case) throws -> String {
         let directory = try Fixtures.temporaryDirectory("video")
         let sources = [2, 7, 12, 17, 22, 26, 31, 36]
         for frame in 0..<40 {
@@ -83,6 +82,14 @@ import TestSupport
         try ffmpeg.run()
         ffmpeg.waitUntilExit()
         #expect(ffmpeg.terminationStatus == 0, "ffmpeg (Debian package ffmpeg, installed by Scripts/install-deps.sh) must build the test video")
+        return video
+    }
+
+    /// `--video` on that video must sample exactly the golden frames with the model card's get_index and reproduce
+    /// the video case.
+    @Test func videoFileReproducesTheVideoCase() throws {
+        let golden = try #require(try Self.cases().first { $0.name == "video_8_frames" })
+        let video = try Self.makeVideoOfTheVideoCase(golden)
         let question = golden.question.components(separatedBy: "\n").last!
         let output = try run(["--video", video, "--frames", "8", "-p", question, "-n", String(golden.maxNewTokens)])
         #expect(output["prompt_ids"] as? [Int] == golden.promptIDs)
