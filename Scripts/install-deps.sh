@@ -14,6 +14,7 @@ packages=(
   libavutil-dev       # CFFmpeg: frames, errors
   ffmpeg              # VideoTests build their test videos with the ffmpeg CLI
   python3             # tests drive the CLI contract checker in Tests/Tools
+  iproute2            # ClusterNetnsTests: `ip netns`, veth pairs and a bridge, one namespace per cluster host
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
