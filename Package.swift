@@ -37,6 +37,9 @@ let package = Package(
         // Swift layers.
         .target(name: "Kernels", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "Benchmarks", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
+        .target(
+            name: "ClusterBenchmarks",
+            dependencies: ["Transport", "Wire", "Cluster", "Models", "Checkpoint", "Kernels"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
         .target(name: "Media", dependencies: ["CImageCodecs", "CImageSupport"]),
@@ -58,7 +61,7 @@ let package = Package(
             name: "internvl",
             dependencies: [
                 "SystemInfo", "Checkpoint", "Tokenizer", "Media", "Video", "Models", "InternVL", "Cluster", "ModelFactory",
-                "Benchmarks",
+                "Benchmarks", "ClusterBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

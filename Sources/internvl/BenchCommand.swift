@@ -6,6 +6,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernels, tokenizer and model speed against this machine's limits (use a release build).",
-        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self]
+        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self, BenchClusterCommand.self]
     )
 }

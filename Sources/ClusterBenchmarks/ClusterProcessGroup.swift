@@ -1,0 +1,92 @@
+import Foundation
+
+/// Child processes of a benchmark cluster (a coordinator and its workers), started from one executable and
+/// stopped together: on `stopAll()`, on release, or from a signal handler. Their output is kept so a readiness
+/// line can be awaited and shown when something fails.
+public final class ClusterProcessGroup: @unchecked Sendable {
+    private let executable: URL
+    private let lock = NSLock()
+    private var processes: [(name: String, process: Process)] = []
+    private var lines: [String] = []
+
+    /// Children run `executable` (the `internvl` binary).
+    public init(executable: URL) {
+        self.executable = executable
+    }
+
+    deinit { stopAll() }
+
+    /// Starts `executable arguments...` as `name`; its stdout and stderr lines are kept, prefixed with the name.
+    public func start(_ name: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTERNVL_") }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let splitter = LineBuffer()
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty, let self else { return }
+            let complete = splitter.append(data)
+            self.lock.withLock { self.lines += complete.map { "[\(name)] \($0)" } }
+        }
+        do {
+            try process.run()
+        } catch {
+            throw BenchmarkError("cannot start \(executable.path) \(arguments.joined(separator: " ")): \(error)")
+        }
+        lock.withLock { processes.append((name, process)) }
+    }
+
+    /// Waits until some child printed a line containing `needle`.
+    /// - Throws: `BenchmarkError` naming the child that exited, or the timeout, with the children's last lines.
+    public func waitForLine(containing needle: String, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let (found, exited) = lock.withLock { () -> (Bool, String?) in
+                (lines.contains { $0.contains(needle) }, processes.first { !$0.process.isRunning }?.name)
+            }
+            if found { return }
+            if let exited {
+                throw BenchmarkError("\(exited) exited before \"\(needle)\"; last output:\n\(recentOutput())")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw BenchmarkError("no \"\(needle)\" within \(Int(timeout)) s; last output:\n\(recentOutput())")
+    }
+
+    /// The last lines the children printed.
+    public func recentOutput(lines count: Int = 20) -> String {
+        lock.withLock { lines.suffix(count).joined(separator: "\n") }
+    }
+
+    /// Stops every child (SIGTERM, SIGKILL after 5 s) and waits for them; safe to call from any thread, repeatedly.
+    public func stopAll() {
+        let running = lock.withLock { () -> [Process] in
+            defer { processes.removeAll() }
+            return processes.map(\.process)
+        }
+        for process in running where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(5)
+        while running.contains(where: \.isRunning) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        for process in running where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        lock.withLock { lines.removeAll() }
+    }
+}
+
+/// Splits a byte stream into lines (fed by one reader at a time).
+private final class LineBuffer: @unchecked Sendable {
+    private var partial = ""
+
+    func append(_ data: Data) -> [String] {
+        partial += String(decoding: data, as: UTF8.self)
+        var complete: [String] = []
+        while let newline = partial.firstIndex(of: "\n") {
+            complete.append(String(partial[..<newline]))
+            partial = String(partial[partial.index(after: newline)...])
+        }
+        return complete
+    }
+}
