@@ -96,6 +96,44 @@ import TestSupport
         }
     }
 
+    /// Ctrl-C while a cluster is serving stops every child process and removes the temporary directory.
+    @Test func interruptStopsEveryClusterProcess() throws {
+        let bench = Process()
+        bench.executableURL = CLIRunner.executable
+        bench.arguments = ["bench", "cluster", "-m", Fixtures.tinyModel.path, "--round-trips", "10", "--messages", "2",
+                           "--rows", "8", "--steps", "1", "--context", "2", "--stages", "2", "--concurrency", "2",
+                           "--max-new-tokens", "8000", "--timeout", "120"]
+        let errors = Pipe()
+        bench.standardError = errors
+        bench.standardOutput = FileHandle.nullDevice
+        let collected = Collected()
+        errors.fileHandleForReading.readabilityHandler = { collected.append($0.availableData) }
+        try bench.run()
+        let work = "internvl-bench-cluster-\(bench.processIdentifier)"
+        let deadline = Date().addingTimeInterval(120)
+        while !collected.text.contains("sending") && bench.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try #require(collected.text.contains("sending"), "\(collected.text)")
+        let children = Self.processes(mentioning: work)
+        #expect(children.count == 4, "coordinator, vision worker and two stages: \(children)")
+
+        kill(bench.processIdentifier, SIGINT)
+        bench.waitUntilExit()
+        #expect(bench.terminationStatus == 130)
+        #expect(Self.processes(mentioning: work).isEmpty, "left running: \(Self.processes(mentioning: work))")
+        #expect(!FileManager.default.fileExists(atPath: FileManager.default.temporaryDirectory.appendingPathComponent(work).path))
+    }
+
+    /// Pids of running processes whose command line contains `text`.
+    static func processes(mentioning text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let state = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  !state.contains(") Z") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(text)
+        }
+    }
+
     @Test func badOptionsExitTwoNamingTheOption() throws {
         let stages = try CLIRunner.run(["bench", "cluster", "--stages", "0"])
         #expect(stages.status == 2)
@@ -113,4 +151,14 @@ import TestSupport
             #expect(help.stdout.contains(option), "\(option) missing from --help")
         }
     }
+}
+
+/// Bytes a reader thread appends and the test reads.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ more: Data) { lock.withLock { data.append(more) } }
+
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
