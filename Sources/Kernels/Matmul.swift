@@ -4,7 +4,7 @@ import COpenBLAS
 /// Y[m, N] = X[m, K] · W[N, K]^T, or Y += X · W^T with `accumulate` (for residual adds).
 ///
 /// `x` holds `m * w.cols` floats and `y` holds `m * w.rows` floats, both row-major and dense. Any `m` works:
-/// m = 1 streams the weights at memory speed, m = 2...16 (``MatmulPath/skinnyMaxRows``) streams them once and
+/// m = 1 streams the weights at memory speed, m = 2...31 (``MatmulPath/skinnyMaxRows``) streams them once and
 /// applies each decoded chunk to every row of X, and large m
 /// (``MatmulPath/gemmMinRows`` and up) decodes weight panels to f32 and runs OpenBLAS sgemm on them, one
 /// panel per pool thread. Results equal decode-then-multiply in f32 up to float rounding. Allocates nothing

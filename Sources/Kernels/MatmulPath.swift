@@ -34,10 +34,11 @@ public struct MatmulPath: Sendable, Equatable {
     /// The largest ``skinnyMaxRows`` the kernels accept.
     public static let skinnyLimit = 32
 
-    /// The default largest M on the skinny kernels (measured crossover on this machine kind).
+    /// The default largest M on the skinny kernels (32: they beat the panel + sgemm path at every M measured up
+    /// to there, so every M below ``gemmMinRows`` takes them).
     public static let defaultSkinnyMaxRows = Int(CK_MATMUL_SKINNY_MAX_ROWS)
 
-    /// The default: the active CPU level, skinny kernels for M = 2...16, GEMM from M = 32.
+    /// The default: the active CPU level, skinny kernels for M = 2...31, GEMM from M = 32.
     public static let automatic = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS))
 
     /// A path with an explicit level and GEMM threshold (for tests and benchmarks).
