@@ -23,6 +23,8 @@
 #define CK_GEMV_CHUNK 64
 
 static _Atomic(ck_sgemm_nt_fn) g_sgemm = NULL;
+/// Numbers skinny calls, so a thread knows whether its scratch already holds this call's packed X.
+static _Atomic(uint64_t) g_call_id = 0;
 
 void ck_matmul_set_sgemm(ck_sgemm_nt_fn fn) { atomic_store(&g_sgemm, fn); }
 
@@ -34,7 +36,8 @@ typedef struct {
     int64_t m;
     int accumulate;
     int64_t rows_per_task;
-    int64_t skinny_chunk;  // skinny path: columns per chunk of the packed X in `x`
+    int64_t skinny_chunk;  // skinny path: columns per chunk of packed X
+    uint64_t call_id;      // skinny path: this call's number (each thread packs X once per call)
     ck_pool *pool;
     ck_sgemm_nt_fn sgemm;
     atomic_int out_of_memory;
@@ -96,13 +99,39 @@ static void ck_small_task(void *raw, int task, int thread) {
     }
 }
 
+// Packs X for the skinny kernels (see ck_skinny_packed_floats), zero past the last column of the last chunk
+// (kernels may read a whole vector there, against zero weights, so it must be finite).
+static void ck_skinny_pack(const float *x, int64_t m, int64_t k, int64_t kc, float *xpack) {
+    for (int64_t k0 = 0; k0 < k; k0 += kc) {
+        int64_t kb = k - k0 < kc ? k - k0 : kc;
+        for (int64_t i = 0; i < m; i++) {
+            float *dst = xpack + k0 * m + i * kc;
+            memcpy(dst, x + i * k + k0, (size_t)kb * sizeof(float));
+            if (kb < kc) memset(dst + kb, 0, (size_t)(kc - kb) * sizeof(float));
+        }
+    }
+}
+
+// Each thread packs X into its own scratch once per call (the first of its tasks), behind a 64-byte header
+// holding the call's number: the pool's threads never share a buffer, and concurrent callers stay serialised.
 static void ck_skinny_task(void *raw, int task, int thread) {
-    (void)thread;
     ck_matmul_job *job = raw;
-    int64_t n = job->w->rows;
+    int64_t n = job->w->rows, k = job->w->cols, kc = job->skinny_chunk;
+    size_t bytes = 64 + (size_t)ck_skinny_packed_floats(job->m, k, kc) * sizeof(float);
+    uint8_t *scratch = ck_pool_scratch(job->pool, thread, bytes);
+    if (!scratch) {
+        atomic_store(&job->out_of_memory, 1);
+        return;
+    }
+    uint64_t *packed_call = (uint64_t *)scratch;
+    float *xpack = (float *)(scratch + 64);
+    if (*packed_call != job->call_id) {
+        ck_skinny_pack(job->x, job->m, k, kc, xpack);
+        *packed_call = job->call_id;
+    }
     int64_t row0 = (int64_t)task * job->rows_per_task;
     int64_t count = row0 + job->rows_per_task < n ? job->rows_per_task : n - row0;
-    job->kernels->skinny(job->w, job->x, job->m, job->skinny_chunk, row0, count, job->y + row0, n, job->accumulate);
+    job->kernels->skinny(job->w, xpack, job->m, kc, row0, count, job->y + row0, n, job->accumulate);
 }
 
 static void ck_gemm_task(void *raw, int task, int thread) {
@@ -181,21 +210,8 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
         fn = ck_gemv_task;
         job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_GEMV_ROWS, 0);
     } else if (!gemm && m <= skinny_max_rows && job.kernels->skinny) {
-        // X is packed once here, by the caller, into thread 0's scratch; tasks only read it.
-        int64_t kc = ck_skinny_chunk_cols(m), k = w->cols;
-        float *xpack = ck_pool_scratch(pool, 0, (size_t)ck_skinny_packed_floats(m, k, kc) * sizeof(float));
-        if (!xpack) return CK_MATMUL_OUT_OF_MEMORY;
-        for (int64_t k0 = 0; k0 < k; k0 += kc) {
-            int64_t kb = k - k0 < kc ? k - k0 : kc;
-            for (int64_t i = 0; i < m; i++) {
-                float *dst = xpack + k0 * m + i * kc;
-                memcpy(dst, x + i * k + k0, (size_t)kb * sizeof(float));
-                // Kernels may read a whole vector past the last column (against zero weights): keep it finite.
-                if (kb < kc) memset(dst + kb, 0, (size_t)(kc - kb) * sizeof(float));
-            }
-        }
-        job.x = xpack;
-        job.skinny_chunk = kc;
+        job.skinny_chunk = ck_skinny_chunk_cols(m);
+        job.call_id = atomic_fetch_add(&g_call_id, 1) + 1;
         fn = ck_skinny_task;
         job.rows_per_task = ck_rows_per_task(n, threads, 4, CK_SKINNY_ROWS, 0);
     } else if (!gemm) {

@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 import Testing
 @testable import Kernels
 
@@ -65,6 +66,18 @@ struct MatmulSkinnyTests {
                 #expect(ratio <= 1, "\(format) \(level.name) skinnyMaxRows=\(skinny): error/bound \(ratio)")
             }
         }
+    }
+
+    @Test("callers on other threads sharing one pool each get their own result")
+    func concurrentCallers() throws {
+        let pool = try ThreadPool(threads: 2)
+        let cases = try (0..<4).map { try MatmulTests.Case(format: .bf16, m: 2 + $0, n: 37, k: 200, seed: 63_000 + UInt64($0)) }
+        let ratios = UnsafeMutableBufferPointer<Double>.allocate(capacity: cases.count * 20)
+        defer { ratios.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: ratios.count) { index in
+            ratios[index] = cases[index % cases.count].worstRatio(pool: pool, path: .automatic, accumulate: false)
+        }
+        #expect(ratios.allSatisfy { $0 <= 1 }, "worst error/bound \(ratios.max()!)")
     }
 
     @Test("the default path sends every M from 2 up to the GEMM threshold to the skinny kernels")

@@ -31,9 +31,7 @@ void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *ctx, int ntasks);
 
 /// A 64-byte-aligned scratch buffer of at least `bytes` bytes owned by thread `thread` of the pool, kept
 /// between calls (it grows only when a larger size is asked for). Returns NULL if allocation fails.
-/// Only thread `thread` may use it, and only while a task is running on it (or outside ck_pool_run). One
-/// exception: the caller may fill thread 0's buffer before ck_pool_run and let that run's tasks read it, as long
-/// as none of them asks for thread 0's scratch.
+/// Only thread `thread` may use it, and only while a task is running on it (or outside ck_pool_run).
 void *ck_pool_scratch(ck_pool *pool, int thread, size_t bytes);
 
 #ifdef __cplusplus
