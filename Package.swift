@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["internvl", "library-tour", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
-        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
+        .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels", "Benchmarks", "TestSupport"]),
         .testTarget(
             name: "MediaTests",
             dependencies: ["Media", "CImageCodecs", "Checkpoint"],

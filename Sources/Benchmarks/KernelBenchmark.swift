@@ -86,8 +86,11 @@ public struct KernelBenchmark {
                         let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool) }.median
                         if op == "decode" {
                             let rate = Double(w.byteCount) / time / 1e9
+                            let flops = 2 * Double(m) * Double(shape.n) * Double(shape.k)
+                            let roofline = BenchmarkRecord.Roofline(bytes: Double(w.byteCount), flops: flops, seconds: time,
+                                                                    bandwidthGBs: bandwidth, gemmGFLOPs: gemm)
                             emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
-                                         rate: rate, unit: "GB/s", fraction: rate / bandwidth))
+                                         rate: rate, unit: "GB/s", fraction: rate / bandwidth, roofline: roofline))
                         } else {
                             let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
                             emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,

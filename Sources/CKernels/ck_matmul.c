@@ -1,6 +1,8 @@
 // ck_matmul: picks the kernel table for the CPU level and the strategy for M, and splits N over the pool.
 //
 //   M = 1            GEMV: each task streams CK_GEMV_ROWS weight rows at once (memory-bound).
+//   2 <= M <= skinny fused small M (the level's skinny kernel): CK_SKINNY_ROWS weight rows streamed at once,
+//                    decoded chunk by chunk into an L1 panel and applied to every X row (weights read once).
 //   1 < M < gemm     small M: decode CK_PANEL_ROWS x CK_PANEL_COLS of W into an L1 panel, then an MR x NR
 //                    tile of dot products per X row group (weights still read once).
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
@@ -21,6 +23,8 @@
 #define CK_GEMV_CHUNK 64
 
 static _Atomic(ck_sgemm_nt_fn) g_sgemm = NULL;
+/// Numbers skinny calls, so a thread knows whether its scratch already holds this call's packed X.
+static _Atomic(uint64_t) g_call_id = 0;
 
 void ck_matmul_set_sgemm(ck_sgemm_nt_fn fn) { atomic_store(&g_sgemm, fn); }
 
@@ -32,6 +36,8 @@ typedef struct {
     int64_t m;
     int accumulate;
     int64_t rows_per_task;
+    int64_t skinny_chunk;  // skinny path: columns per chunk of packed X
+    uint64_t call_id;      // skinny path: this call's number (each thread packs X once per call)
     ck_pool *pool;
     ck_sgemm_nt_fn sgemm;
     atomic_int out_of_memory;
@@ -93,6 +99,41 @@ static void ck_small_task(void *raw, int task, int thread) {
     }
 }
 
+// Packs X for the skinny kernels (see ck_skinny_packed_floats), zero past the last column of the last chunk
+// (kernels may read a whole vector there, against zero weights, so it must be finite).
+static void ck_skinny_pack(const float *x, int64_t m, int64_t k, int64_t kc, float *xpack) {
+    for (int64_t k0 = 0; k0 < k; k0 += kc) {
+        int64_t kb = k - k0 < kc ? k - k0 : kc;
+        for (int64_t i = 0; i < m; i++) {
+            float *dst = xpack + k0 * m + i * kc;
+            memcpy(dst, x + i * k + k0, (size_t)kb * sizeof(float));
+            if (kb < kc) memset(dst + kb, 0, (size_t)(kc - kb) * sizeof(float));
+        }
+    }
+}
+
+// Each thread packs X into its own scratch once per call (the first of its tasks), behind a 64-byte header
+// holding the call's number: the pool's threads never share a buffer, and concurrent callers stay serialised.
+static void ck_skinny_task(void *raw, int task, int thread) {
+    ck_matmul_job *job = raw;
+    int64_t n = job->w->rows, k = job->w->cols, kc = job->skinny_chunk;
+    size_t bytes = 64 + (size_t)ck_skinny_packed_floats(job->m, k, kc) * sizeof(float);
+    uint8_t *scratch = ck_pool_scratch(job->pool, thread, bytes);
+    if (!scratch) {
+        atomic_store(&job->out_of_memory, 1);
+        return;
+    }
+    uint64_t *packed_call = (uint64_t *)scratch;
+    float *xpack = (float *)(scratch + 64);
+    if (*packed_call != job->call_id) {
+        ck_skinny_pack(job->x, job->m, k, kc, xpack);
+        *packed_call = job->call_id;
+    }
+    int64_t row0 = (int64_t)task * job->rows_per_task;
+    int64_t count = row0 + job->rows_per_task < n ? job->rows_per_task : n - row0;
+    job->kernels->skinny(job->w, xpack, job->m, kc, row0, count, job->y + row0, n, job->accumulate);
+}
+
 static void ck_gemm_task(void *raw, int task, int thread) {
     ck_matmul_job *job = raw;
     const ck_weights *w = job->w;
@@ -134,15 +175,22 @@ static int64_t ck_rows_per_task(int64_t n, int threads, int64_t per_thread, int6
     return rows;
 }
 
-ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
-                                     int accumulate, ck_level level, int64_t gemm_min_rows) {
-    if (!pool || !w || !w->data || m < 0 || w->rows < 1 || w->cols < 1) return CK_MATMUL_BAD_SHAPE;
+ck_matmul_path ck_matmul_path_default(void) {
+    ck_matmul_path path = {ck_active_level(), CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS};
+    return path;
+}
+
+ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                                   int accumulate, const ck_matmul_path *path) {
+    if (!pool || !w || !w->data || !path || m < 0 || w->rows < 1 || w->cols < 1) return CK_MATMUL_BAD_SHAPE;
     int quantized = w->format == CK_FORMAT_Q8_0 || w->format == CK_FORMAT_Q4_0;
     if (quantized && (w->cols % CK_QBLOCK != 0 || !w->scales)) return CK_MATMUL_BAD_SHAPE;
     if (m == 0) return CK_MATMUL_OK;
+    ck_level level = path->level;
     ck_level max = ck_cpu_max_level();
     if (level > max) level = max;
-    if (gemm_min_rows <= 0) gemm_min_rows = CK_MATMUL_GEMM_MIN_ROWS;
+    int64_t gemm_min_rows = path->gemm_min_rows > 0 ? path->gemm_min_rows : CK_MATMUL_GEMM_MIN_ROWS;
+    int64_t skinny_max_rows = path->skinny_max_rows < CK_SKINNY_MAX_M ? path->skinny_max_rows : CK_SKINNY_MAX_M;
 
     ck_matmul_job job;
     job.kernels = ck_kernels_for(level);
@@ -156,11 +204,17 @@ ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, c
     atomic_init(&job.out_of_memory, 0);
     int threads = ck_pool_size(pool);
     int64_t n = w->rows;
+    int gemm = m >= gemm_min_rows && job.sgemm;
     ck_task_fn fn;
     if (m == 1) {
         fn = ck_gemv_task;
         job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_GEMV_ROWS, 0);
-    } else if (m < gemm_min_rows || !job.sgemm) {
+    } else if (!gemm && m <= skinny_max_rows && job.kernels->skinny) {
+        job.skinny_chunk = ck_skinny_chunk_cols(m);
+        job.call_id = atomic_fetch_add(&g_call_id, 1) + 1;
+        fn = ck_skinny_task;
+        job.rows_per_task = ck_rows_per_task(n, threads, 4, CK_SKINNY_ROWS, 0);
+    } else if (!gemm) {
         fn = ck_small_task;
         job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_PANEL_ROWS, 0);
     } else {
@@ -172,6 +226,13 @@ ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, c
     return atomic_load(&job.out_of_memory) ? CK_MATMUL_OUT_OF_MEMORY : CK_MATMUL_OK;
 }
 
+ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                                     int accumulate, ck_level level, int64_t gemm_min_rows) {
+    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS};
+    return ck_matmul_on_path(pool, x, m, w, y, accumulate, &path);
+}
+
 ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate) {
-    return ck_matmul_with_path(pool, x, m, w, y, accumulate, ck_active_level(), 0);
+    ck_matmul_path path = ck_matmul_path_default();
+    return ck_matmul_on_path(pool, x, m, w, y, accumulate, &path);
 }

@@ -219,7 +219,7 @@ CK_AVX2 static void ck_dot_avx2(const float *x, int64_t ldx, int m, const float 
 #undef CK_DOT_CASE
 }
 
-static const ck_matmul_kernels ck_kernels_avx2 = {ck_decode_avx2, ck_gemv_avx2, ck_dot_avx2};
+static const ck_matmul_kernels ck_kernels_avx2 = {ck_decode_avx2, ck_gemv_avx2, ck_dot_avx2, ck_skinny_avx2};
 
 const ck_matmul_kernels *ck_matmul_kernels_avx2(void) { return &ck_kernels_avx2; }
 

@@ -239,7 +239,8 @@ CK_AVX512 static void ck_dot_avx512(const float *x, int64_t ldx, int m, const fl
 #undef CK_DOT_CASE
 }
 
-static const ck_matmul_kernels ck_kernels_avx512 = {ck_decode_avx512, ck_gemv_avx512, ck_dot_avx512};
+static const ck_matmul_kernels ck_kernels_avx512 = {ck_decode_avx512, ck_gemv_avx512, ck_dot_avx512,
+                                                    ck_skinny_avx512};
 
 const ck_matmul_kernels *ck_matmul_kernels_avx512(void) { return &ck_kernels_avx512; }
 

@@ -14,6 +14,29 @@
 #define CK_DOT_MR 4
 /// Panel rows per small-M micro-kernel step.
 #define CK_DOT_NR 4
+/// Largest M the fused small-M ("skinny") kernels take.
+#define CK_SKINNY_MAX_M 32
+/// Weight rows a skinny kernel streams at once.
+#define CK_SKINNY_ROWS 4
+/// Most columns per decoded skinny panel (multiple of 32).
+#define CK_SKINNY_MAX_CHUNK 512
+
+/// Columns per skinny chunk for M rows of X: the packed X chunk (m * cols floats) stays within 16 KiB and the
+/// panel within 8 KiB, so both stay in a 32 KiB L1; between 128 and CK_SKINNY_MAX_CHUNK, a multiple of 32 (so
+/// quantized blocks are never split).
+static inline int64_t ck_skinny_chunk_cols(int64_t m) {
+    int64_t cols = 4096 / (m > 0 ? m : 1) / 32 * 32;
+    if (cols < 128) cols = 128;
+    if (cols > CK_SKINNY_MAX_CHUNK) cols = CK_SKINNY_MAX_CHUNK;
+    return cols;
+}
+
+/// Floats of X packed for the skinny kernels: chunk by chunk of `kc` columns, each chunk's m rows contiguous
+/// (xpack[k0 * m + i * kc + c] = x[i * cols + k0 + c]), so a chunk is one contiguous L1-resident block whatever
+/// the row stride (a stride that is a multiple of 4 KiB would put every row in the same L1 sets).
+static inline int64_t ck_skinny_packed_floats(int64_t m, int64_t cols, int64_t kc) {
+    return (cols + kc - 1) / kc * kc * m;
+}
 
 typedef struct {
     /// Decodes rows [row0, row0 + nrows) and columns [k0, k0 + kb) of W to dst[r * ldd + k - k0].
@@ -26,7 +49,18 @@ typedef struct {
     /// i < m (<= CK_DOT_MR), j < n (<= CK_DOT_NR).
     void (*dot)(const float *x, int64_t ldx, int m, const float *panel, int64_t ldp, int n, int64_t kb,
                 float *acc, int64_t ldacc);
+    /// Fused small M (2..CK_SKINNY_MAX_M): y[i * ldy + r] = dot(x row i, W[row0 + r]) (or += with
+    /// `accumulate`) for i < m, r < nrows, reading each weight row once. `xpack` holds X packed in chunks of
+    /// `kc` = ck_skinny_chunk_cols(m) columns (see ck_skinny_packed_floats). NULL where the level has none.
+    void (*skinny)(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0, int64_t nrows,
+                   float *y, int64_t ldy, int accumulate);
 } ck_matmul_kernels;
+
+/// The skinny kernels (one file per level).
+void ck_skinny_avx512(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0,
+                      int64_t nrows, float *y, int64_t ldy, int accumulate);
+void ck_skinny_avx2(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0, int64_t nrows,
+                    float *y, int64_t ldy, int accumulate);
 
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void);
 /// NULL when the target is not x86-64.

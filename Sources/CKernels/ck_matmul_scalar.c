@@ -98,6 +98,6 @@ static void ck_dot_scalar(const float *x, int64_t ldx, int m, const float *panel
     }
 }
 
-static const ck_matmul_kernels ck_kernels_scalar = {ck_decode_scalar, ck_gemv_scalar, ck_dot_scalar};
+static const ck_matmul_kernels ck_kernels_scalar = {ck_decode_scalar, ck_gemv_scalar, ck_dot_scalar, 0};
 
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void) { return &ck_kernels_scalar; }

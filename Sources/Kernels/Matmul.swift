@@ -4,7 +4,8 @@ import COpenBLAS
 /// Y[m, N] = X[m, K] · W[N, K]^T, or Y += X · W^T with `accumulate` (for residual adds).
 ///
 /// `x` holds `m * w.cols` floats and `y` holds `m * w.rows` floats, both row-major and dense. Any `m` works:
-/// m = 1 streams the weights at memory speed, small m reads them once for all rows, and large m
+/// m = 1 streams the weights at memory speed, m = 2...31 (``MatmulPath/skinnyMaxRows``) streams them once and
+/// applies each decoded chunk to every row of X, and large m
 /// (``MatmulPath/gemmMinRows`` and up) decodes weight panels to f32 and runs OpenBLAS sgemm on them, one
 /// panel per pool thread. Results equal decode-then-multiply in f32 up to float rounding. Allocates nothing
 /// in steady state (per-thread scratch grows on first use).
@@ -12,15 +13,8 @@ public func matmul(_ x: UnsafePointer<Float>, rows m: Int, _ w: WeightMatrix, in
                    pool: ThreadPool, accumulate: Bool = false, path: MatmulPath = .automatic) {
     precondition(m >= 0, "matmul: rows must be >= 0 (got \(m))")
     let status = w.withCWeights { cw in
-        if let level = path.level {
-            return ck_matmul_with_path(pool.handle, x, Int64(m), cw, y, accumulate ? 1 : 0, level.cLevel,
-                                       Int64(path.gemmMinRows))
-        }
-        if path.gemmMinRows == Int(CK_MATMUL_GEMM_MIN_ROWS) {
-            return ck_matmul(pool.handle, x, Int64(m), cw, y, accumulate ? 1 : 0)
-        }
-        return ck_matmul_with_path(pool.handle, x, Int64(m), cw, y, accumulate ? 1 : 0, ck_active_level(),
-                                   Int64(path.gemmMinRows))
+        var cPath = path.cPath
+        return ck_matmul_on_path(pool.handle, x, Int64(m), cw, y, accumulate ? 1 : 0, &cPath)
     }
     precondition(status == CK_MATMUL_OK, "matmul: [\(m), \(w.cols)] x [\(w.rows), \(w.cols)]^T \(w.format.rawValue) failed (\(status.rawValue))")
 }

@@ -1,7 +1,8 @@
 import CKernels
 
-/// Which code path a matmul takes: the CPU instruction level and the M from which the panel + GEMM
-/// strategy replaces the streaming (GEMV / small-M) kernels. The default follows the machine.
+/// Which code path a matmul takes: the CPU instruction level, the largest M on the fused small-M ("skinny")
+/// kernels, and the M from which the panel + GEMM strategy replaces the streaming kernels. The default
+/// follows the machine.
 public struct MatmulPath: Sendable, Equatable {
     /// A CPU code path, from the portable fallback up; each implies those below it.
     public enum Level: Int, CaseIterable, Sendable, Comparable {
@@ -25,13 +26,38 @@ public struct MatmulPath: Sendable, Equatable {
     public var level: Level?
     /// The smallest M that uses the panel + GEMM strategy.
     public var gemmMinRows: Int
+    /// The largest M (from 2, below ``gemmMinRows``) that runs on the fused small-M kernels, which stream each
+    /// weight row once for all M rows of X; 0 turns them off (M then takes the older decode-panel path). At most
+    /// ``skinnyLimit``. The scalar level has no skinny kernel and ignores it.
+    public var skinnyMaxRows: Int
 
-    /// The default: the active CPU level, GEMM from M = 32.
+    /// The largest ``skinnyMaxRows`` the kernels accept.
+    public static let skinnyLimit = 32
+
+    /// The default largest M on the skinny kernels (32: they beat the panel + sgemm path at every M measured up
+    /// to there, so every M below ``gemmMinRows`` takes them).
+    public static let defaultSkinnyMaxRows = Int(CK_MATMUL_SKINNY_MAX_ROWS)
+
+    /// The default: the active CPU level, skinny kernels for M = 2...31, GEMM from M = 32.
     public static let automatic = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS))
 
     /// A path with an explicit level and GEMM threshold (for tests and benchmarks).
     public init(level: Level?, gemmMinRows: Int = Int(CK_MATMUL_GEMM_MIN_ROWS)) {
+        self.init(level: level, gemmMinRows: gemmMinRows, skinnyMaxRows: Self.defaultSkinnyMaxRows)
+    }
+
+    /// A path with an explicit level, GEMM threshold and skinny-kernel limit (for tests and benchmarks).
+    public init(level: Level?, gemmMinRows: Int, skinnyMaxRows: Int) {
+        precondition((0...Self.skinnyLimit).contains(skinnyMaxRows),
+                     "MatmulPath: skinnyMaxRows must be in 0...\(Self.skinnyLimit) (got \(skinnyMaxRows))")
         self.level = level
         self.gemmMinRows = gemmMinRows
+        self.skinnyMaxRows = skinnyMaxRows
+    }
+
+    /// The C description of this path.
+    var cPath: ck_matmul_path {
+        ck_matmul_path(level: (level ?? .active).cLevel, gemm_min_rows: Int64(gemmMinRows),
+                       skinny_max_rows: Int64(skinnyMaxRows))
     }
 }

@@ -42,6 +42,27 @@ ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_we
 ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                                      int accumulate, ck_level level, int64_t gemm_min_rows);
 
+/// Default largest M that runs on the fused small-M ("skinny") kernels (M = 2 up to this, below the GEMM
+/// threshold): each thread streams its weight rows once and applies them to every row of X. Measured on an
+/// AVX-512 Xeon (K = N = 4096, one thread): the skinny kernels beat decode-panel + OpenBLAS sgemm at every M up
+/// to 32 (M = 24: 11.4 ms vs 27 ms bf16), so they take every M below the GEMM threshold.
+#define CK_MATMUL_SKINNY_MAX_ROWS 32
+
+/// Every choice of a matmul's code path (for tests and benchmarks; ck_matmul_path_default() is what ck_matmul
+/// uses).
+typedef struct {
+    ck_level level;             ///< CPU level, clamped to the machine's maximum
+    int64_t gemm_min_rows;      ///< smallest M on the panel + GEMM path; <= 0 means CK_MATMUL_GEMM_MIN_ROWS
+    int64_t skinny_max_rows;    ///< largest M (>= 2) on the skinny kernels; 0 or less turns them off; at most 32
+} ck_matmul_path;
+
+/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS.
+ck_matmul_path ck_matmul_path_default(void);
+
+/// ck_matmul on an explicit path. `path` must not be NULL.
+ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                                   int accumulate, const ck_matmul_path *path);
+
 #ifdef __cplusplus
 }
 #endif
