@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "ModelFactoryTests", dependencies: ["ModelFactory", "Checkpoint", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["internvl", "library-tour", "Checkpoint", "Transport", "Wire", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Models", "Checkpoint", "TestSupport", "InternVL"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels", "Benchmarks", "TestSupport"]),
         .testTarget(
             name: "MediaTests",

@@ -53,9 +53,13 @@ public final class InternVLPipeline: @unchecked Sendable {
         try lock.withLock { try respondLocked(to: request, onText: onText) }
     }
 
-    /// Answers independent requests one after another (each with its own images and settings).
+    /// Answers independent requests (each with its own images and settings) together: each request's images are
+    /// encoded, then every prompt is prefilled in one batched call and all unfinished sequences decode in one
+    /// batched step per token (weights read once per step for the whole batch). Greedy requests get the tokens
+    /// `respond(to:)` gives them one by one. In each response's timings, `prefill` and `decode` are those of the
+    /// whole batch.
     public func respond(toBatch requests: [ChatRequest]) throws -> [ChatResponse] {
-        try requests.map { try respond(to: $0) }
+        try lock.withLock { try respondLocked(toBatch: requests) }
     }
 
     /// Streams the response text of `request` as it is generated.
@@ -85,33 +89,23 @@ public final class InternVLPipeline: @unchecked Sendable {
         let prepared = try preparation.prepare(request)
         var clock = ContinuousClock.now
         let promptIDs = prepared.promptIDs
-        let pixelValues = prepared.pixelValues
         let tilesPerImage = prepared.tilesPerImage
         timings.preprocess = prepared.preprocessSeconds
         timings.promptTokens = promptIDs.count
 
         // Vision.
-        var embeddings: [Float] = []
         let totalTiles = tilesPerImage.reduce(0, +)
-        if totalTiles > 0 {
-            embeddings = try model.encodeImages(pixelValues: pixelValues, tiles: totalTiles,
-                                                height: configuration.imageSize, width: configuration.imageSize)
-        }
+        let embeddings = try imageEmbeddings(of: prepared)
         timings.vision = seconds(since: &clock)
 
         // Generation.
         var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         var streamed = ""
         var firstToken = true
-        var sampling: SamplingParameters? = nil
-        if !settings.isGreedy {
-            sampling = SamplingParameters(temperature: settings.temperature, topK: settings.topK, topP: settings.topP,
-                                          repetitionPenalty: settings.repetitionPenalty, seed: settings.seed)
-        }
         var streamError: Error?
         let result = try model.generate(
             tokenIDs: promptIDs, imageEmbeddings: embeddings, imageContextTokenID: totalTiles > 0 ? imageContextID : nil,
-            parameters: GenerationParameters(maxNewTokens: settings.maxNewTokens, stopTokenIDs: [stopID], sampling: sampling)
+            parameters: generationParameters(settings)
         ) { token in
             if firstToken {
                 timings.prefill = seconds(since: &clock)
@@ -138,6 +132,58 @@ public final class InternVLPipeline: @unchecked Sendable {
         let history = (request.history ?? []) + [InternVLPromptBuilder.Turn(question: prepared.question, answer: text)]
         return ChatResponse(promptIDs: promptIDs, generatedIDs: result.tokens, text: text, question: prepared.question,
                             history: history, tilesPerImage: tilesPerImage, timings: timings)
+    }
+
+    private func respondLocked(toBatch requests: [ChatRequest]) throws -> [ChatResponse] {
+        var prepared: [PreparedPrompt] = []
+        var inputs: [GenerationInput] = []
+        var timings: [Timings] = []
+        for request in requests {
+            let prompt = try preparation.prepare(request)
+            var clock = ContinuousClock.now
+            let embeddings = try imageEmbeddings(of: prompt)
+            var timing = Timings()
+            timing.preprocess = prompt.preprocessSeconds
+            timing.promptTokens = prompt.promptIDs.count
+            timing.vision = seconds(since: &clock)
+            prepared.append(prompt)
+            timings.append(timing)
+            inputs.append(GenerationInput(tokenIDs: prompt.promptIDs, imageEmbeddings: embeddings,
+                                          imageContextTokenID: prompt.totalTiles > 0 ? imageContextID : nil,
+                                          parameters: generationParameters(request.settings)))
+        }
+        var clock = ContinuousClock.now
+        var prefillSeconds = 0.0
+        let results = try model.generate(batch: inputs) { prefillSeconds = seconds(since: &clock) }
+        let decodeSeconds = seconds(since: &clock)
+        return try requests.indices.map { index in
+            let result = results[index], prompt = prepared[index]
+            var timing = timings[index]
+            timing.prefill = prefillSeconds
+            timing.decode = decodeSeconds
+            timing.generatedTokens = result.tokens.count
+            let text = try preparation.responseText(generatedIDs: result.tokens)
+            let history = (requests[index].history ?? []) + [InternVLPromptBuilder.Turn(question: prompt.question, answer: text)]
+            return ChatResponse(promptIDs: prompt.promptIDs, generatedIDs: result.tokens, text: text, question: prompt.question,
+                                history: history, tilesPerImage: prompt.tilesPerImage, timings: timing)
+        }
+    }
+
+    /// `vit_embeds` of every tile of `prompt`, [tiles * 256, H]; empty without images.
+    private func imageEmbeddings(of prompt: PreparedPrompt) throws -> [Float] {
+        guard prompt.totalTiles > 0 else { return [] }
+        return try model.encodeImages(pixelValues: prompt.pixelValues, tiles: prompt.totalTiles,
+                                      height: configuration.imageSize, width: configuration.imageSize)
+    }
+
+    /// Length, stop token and sampling of a request's settings (greedy when the settings say so).
+    private func generationParameters(_ settings: GenerationSettings) -> GenerationParameters {
+        var sampling: SamplingParameters? = nil
+        if !settings.isGreedy {
+            sampling = SamplingParameters(temperature: settings.temperature, topK: settings.topK, topP: settings.topP,
+                                          repetitionPenalty: settings.repetitionPenalty, seed: settings.seed)
+        }
+        return GenerationParameters(maxNewTokens: settings.maxNewTokens, stopTokenIDs: [stopID], sampling: sampling)
     }
 
     private func seconds(since clock: inout ContinuousClock.Instant) -> Double {

@@ -38,12 +38,13 @@ struct WeightLoader {
         try store.tensor(name, shape: shape).floats()
     }
 
-    /// The Linear `prefix.weight` [outFeatures, inFeatures] and, when `bias`, `prefix.bias` [outFeatures].
-    func linear(_ prefix: String, outFeatures: Int, inFeatures: Int, bias: Bool) throws -> LinearWeight {
+    /// The Linear `prefix.weight` [outFeatures, inFeatures] and, when `bias`, `prefix.bias` [outFeatures]; with
+    /// `rowOrder`, stored row i is checkpoint row `rowOrder[i]` (a load-time reordering of the outputs).
+    func linear(_ prefix: String, outFeatures: Int, inFeatures: Int, bias: Bool, rowOrder: [Int]? = nil) throws -> LinearWeight {
         try LinearWeight(
             tensor: store.tensor(prefix + ".weight", shape: [outFeatures, inFeatures]),
             outFeatures: outFeatures, inFeatures: inFeatures,
-            bias: bias ? try floats(prefix + ".bias", shape: [outFeatures]) : nil, format: format)
+            bias: bias ? try floats(prefix + ".bias", shape: [outFeatures]) : nil, format: format, rowOrder: rowOrder)
     }
 }
 

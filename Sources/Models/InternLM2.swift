@@ -1,10 +1,10 @@
 import Checkpoint
 import Kernels
 
-/// One InternLM2 decoder layer's weights (f32, converted at load).
+/// One InternLM2 decoder layer's weights.
 struct DecoderLayer {
     let attentionNorm: FloatBuffer   // [H]
-    let wqkv: LinearWeight           // [(heads + 2*kvHeads) * headDim, H], packed per KV group: [q_g0..q_g(G-1), k_g, v_g]
+    let wqkv: LinearWeight           // [(heads + 2*kvHeads) * headDim, H], rows reordered at load to [all q | all k | all v]
     let wo: LinearWeight             // [H, heads * headDim]
     let ffnNorm: FloatBuffer         // [H]
     let w1: LinearWeight             // gate [I, H]
@@ -12,23 +12,32 @@ struct DecoderLayer {
     let w2: LinearWeight             // down [H, I]
 }
 
-/// Activations of one decoder forward call, grown on demand and reused across calls.
+/// Activations of one decoder forward call over `rows` rows (of one or several sequences), grown on demand and
+/// reused across calls, so a decode step allocates nothing inside the layers.
 final class DecoderScratch {
-    let rows: Int, keys: Int
-    let normed, qkv, queries, attended, branch, gate, up, scores: FloatBuffer
+    let rows: Int
+    let residual, normed, qkv, attended, branch, gate, up: FloatBuffer
+    /// Absolute position of each row in its own sequence, for RoPE.
+    let positions: UnsafeMutableBufferPointer<Int32>
+    /// Per call: each item's first row, row count, cached length before the call and RoPE table.
+    var itemFirstRow: [Int] = [], itemRows: [Int] = [], itemPast: [Int] = [], itemTables: [RopeTable] = []
+    let attention: ParallelAttention
 
-    init(rows n: Int, keys: Int, configuration c: LanguageModelConfiguration) {
+    init(rows n: Int, configuration c: LanguageModelConfiguration) {
         rows = n
-        self.keys = keys
+        residual = FloatBuffer(count: n * c.hiddenSize)
         normed = FloatBuffer(count: n * c.hiddenSize)
         qkv = FloatBuffer(count: n * (c.headCount + 2 * c.kvHeadCount) * c.headDim)
-        queries = FloatBuffer(count: n * c.headCount * c.headDim)
         attended = FloatBuffer(count: n * c.headCount * c.headDim)
         branch = FloatBuffer(count: n * c.hiddenSize)
         gate = FloatBuffer(count: n * c.intermediateSize)
         up = FloatBuffer(count: n * c.intermediateSize)
-        scores = FloatBuffer(count: keys)
+        positions = .allocate(capacity: n)
+        positions.initialize(repeating: 0)
+        attention = ParallelAttention(headDim: c.headDim)
     }
+
+    deinit { positions.deallocate() }
 }
 
 /// A contiguous range of InternLM2 decoder layers `[a, b)`: the unit a pipeline stage runs.
@@ -49,6 +58,7 @@ public final class DecoderStage {
     let decoderLayers: [DecoderLayer]
     /// The rotary embedding (dynamic NTK per forward call).
     public let rotary: RotaryEmbedding
+    let ropeTables: RopeTables
     private var scratch: DecoderScratch?
 
     /// Whether this stage embeds token ids (it starts at layer 0).
@@ -68,6 +78,7 @@ public final class DecoderStage {
         configuration = c
         self.layers = layers
         rotary = try RotaryEmbedding(configuration: c)
+        ropeTables = RopeTables(rotary: rotary)
         let load = WeightLoader(store: store, format: weightFormat)
         let names = CheckpointNames.Language.self
         let h = c.hiddenSize
@@ -78,7 +89,7 @@ public final class DecoderStage {
             return DecoderLayer(
                 attentionNorm: try load.buffer(prefix + "attention_norm.weight", shape: [h]),
                 wqkv: try load.linear(prefix + "attention.wqkv", outFeatures: (c.headCount + 2 * c.kvHeadCount) * c.headDim,
-                                      inFeatures: h, bias: false),
+                                      inFeatures: h, bias: false, rowOrder: Self.unpackedQKVRowOrder(c)),
                 wo: try load.linear(prefix + "attention.wo", outFeatures: h, inFeatures: attentionWidth, bias: false),
                 ffnNorm: try load.buffer(prefix + "ffn_norm.weight", shape: [h]),
                 w1: try load.linear(prefix + "feed_forward.w1", outFeatures: c.intermediateSize, inFeatures: h, bias: false),
@@ -117,30 +128,7 @@ public final class DecoderStage {
     /// RoPE base: from the total key length of this call (`cache.length + n`), dynamic NTK when it exceeds
     /// `max_position_embeddings`; keys already cached keep their rotation.
     public func forward(_ hiddenStates: [Float], cache: KVCache) throws -> [Float] {
-        let c = configuration
-        let h = c.hiddenSize
-        guard hiddenStates.count % h == 0, !hiddenStates.isEmpty else {
-            throw ModelError.badShape(what: "decoder input", expected: "[n > 0, \(h)]", got: "\(hiddenStates.count) values")
-        }
-        guard cache.layerCount == layers.count, cache.rowWidth == c.kvHeadCount * c.headDim else {
-            throw ModelError.badShape(what: "KV cache", expected: "\(layers.count) layers of width \(c.kvHeadCount * c.headDim)",
-                                      got: "\(cache.layerCount) layers of width \(cache.rowWidth)")
-        }
-        let n = hiddenStates.count / h
-        let past = cache.length
-        let total = past + n
-        guard total <= cache.capacity else { throw ModelError.cacheFull(capacity: cache.capacity, requested: total) }
-        let table = rotary.table(positions: past..<total, base: rotary.base(kvLength: total))
-        let s = scratchFor(rows: n, keys: total)
-        var x = hiddenStates
-        x.withUnsafeMutableBufferPointer { residual in
-            for (index, layer) in decoderLayers.enumerated() {
-                forwardLayer(layer, residual.baseAddress!, rows: n, past: past, table: table,
-                             keys: cache.keys[index].pointer, values: cache.values[index].pointer, scratch: s)
-            }
-        }
-        cache.length = total
-        return x
+        try forward(batch: [DecoderBatchItem(hiddenStates: hiddenStates, cache: cache)])[0]
     }
 
     /// `forward(embed(tokenIDs), cache:)`: the first stage's entry point for token ids.
@@ -155,8 +143,8 @@ public final class DecoderStage {
         var out = [Float](repeating: 0, count: hiddenStates.count)
         hiddenStates.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer {
-                rmsNorm(x.baseAddress!, rows: hiddenStates.count / h, width: h, weight: finalNorm.pointer,
-                        epsilon: Float(configuration.rmsNormEpsilon), $0.baseAddress!)
+                ParallelOps.rmsNorm(x.baseAddress!, rows: hiddenStates.count / h, width: h, weight: finalNorm,
+                                    epsilon: Float(configuration.rmsNormEpsilon), into: $0.baseAddress!)
             }
         }
         return out
@@ -177,57 +165,90 @@ public final class DecoderStage {
         return result
     }
 
-    private func scratchFor(rows: Int, keys: Int) -> DecoderScratch {
-        if let scratch, scratch.rows >= rows, scratch.keys >= keys { return scratch }
-        let grown = DecoderScratch(rows: max(rows, scratch?.rows ?? 0), keys: max(keys, scratch?.keys ?? 0), configuration: configuration)
+    /// The checkpoint's wqkv rows are packed per KV group g as [q heads g*G ..< g*G+G, key g, value g]; the stage
+    /// stores them as [every q head | every key head | every value head], so RoPE rotates q and k in one pass over
+    /// the first (heads + kvHeads) heads of a row and attention reads q in place. Entry i is the checkpoint row of
+    /// stored row i.
+    static func unpackedQKVRowOrder(_ c: LanguageModelConfiguration) -> [Int] {
+        let hd = c.headDim, group = c.groupSize
+        func headRows(_ packedHead: Int) -> Range<Int> { (packedHead * hd)..<((packedHead + 1) * hd) }
+        var order: [Int] = []
+        for g in 0..<c.kvHeadCount {
+            for j in 0..<group { order += headRows(g * (group + 2) + j) }
+        }
+        for g in 0..<c.kvHeadCount { order += headRows(g * (group + 2) + group) }
+        for g in 0..<c.kvHeadCount { order += headRows(g * (group + 2) + group + 1) }
+        return order
+    }
+
+    /// Scratch for at least `rows` rows.
+    func scratchFor(rows: Int) -> DecoderScratch {
+        if let scratch, scratch.rows >= rows { return scratch }
+        let grown = DecoderScratch(rows: max(rows, scratch?.rows ?? 0), configuration: configuration)
         scratch = grown
         return grown
     }
 
-    /// `x += wo(Attention(RMSNorm(x)))`, then `x += w2(silu(w1(RMSNorm(x))) * w3(RMSNorm(x)))`.
-    private func forwardLayer(_ layer: DecoderLayer, _ x: UnsafeMutablePointer<Float>, rows n: Int, past: Int,
-                              table: RotaryTable, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
-                              scratch s: DecoderScratch) {
+    /// Runs every layer on the residual rows `s.residual` [rows, H] of the items described in `s` (their first
+    /// row, row count, past length and RoPE table, positions filled), appending each item's keys and values to
+    /// its cache at `past ..< past + n` (the caller advances the cache lengths afterwards).
+    func runLayers(_ items: [DecoderBatchItem], rows n: Int, scratch s: DecoderScratch) {
+        for (index, layer) in decoderLayers.enumerated() {
+            forwardLayer(layer, index: index, items: items, rows: n, scratch: s)
+        }
+    }
+
+    /// `x += wo(Attention(RMSNorm(x)))`, then `x += w2(silu(w1(RMSNorm(x))) * w3(RMSNorm(x)))`, over the rows of
+    /// every item at once; RoPE, the cache append and attention per item.
+    private func forwardLayer(_ layer: DecoderLayer, index: Int, items: [DecoderBatchItem], rows n: Int, scratch s: DecoderScratch) {
         let c = configuration
         let h = c.hiddenSize
         let hd = c.headDim
-        let group = c.groupSize
         let kvWidth = c.kvHeadCount * hd
         let queryWidth = c.headCount * hd
+        let packedWidth = queryWidth + 2 * kvWidth
         let epsilon = Float(c.rmsNormEpsilon)
+        let x = s.residual.pointer
 
-        rmsNorm(x, rows: n, width: h, weight: layer.attentionNorm.pointer, epsilon: epsilon, s.normed.pointer)
+        ParallelOps.rmsNorm(x, rows: n, width: h, weight: layer.attentionNorm, epsilon: epsilon, into: s.normed.pointer)
         linear(s.normed.pointer, rows: n, layer.wqkv, s.qkv.pointer)
-        // Unpack each KV group g = [q heads g*G ..< g*G+G, key g, value g]; rotate q and k; append k, v to the cache.
-        let packedWidth = (c.headCount + 2 * c.kvHeadCount) * hd
-        for r in 0..<n {
-            let packed = s.qkv.pointer + r * packedWidth
-            let keyRow = keys + (past + r) * kvWidth
-            let valueRow = values + (past + r) * kvWidth
-            for g in 0..<c.kvHeadCount {
-                let block = packed + g * (group + 2) * hd
-                for j in 0..<group {
-                    let query = s.queries.pointer + r * queryWidth + (g * group + j) * hd
-                    query.update(from: block + j * hd, count: hd)
-                    table.rotate(query, row: r)
+        let qkv = UnsafeMutableBufferPointer(start: s.qkv.pointer, count: n * packedWidth)
+        let positions = UnsafeBufferPointer(s.positions)
+        for (item, entry) in items.enumerated() {
+            let cache = entry.cache
+            let first = s.itemFirstRow[item], count = s.itemRows[item], past = s.itemPast[item]
+            let table = s.itemTables[item]
+            let keys = cache.keys[index].pointer, values = cache.values[index].pointer
+            // Rotate q and k (the first heads + kvHeads heads of each row), then append k and v to the cache.
+            ParallelOps.forEachRowChunk(rows: count, width: packedWidth) { chunk in
+                let rows = (first + chunk.lowerBound)..<(first + chunk.upperBound)
+                ParallelOps.checked { () throws(OpsError) in
+                    try Ops.applyRope(qkv, heads: c.headCount + c.kvHeadCount, rows: rows, positions: positions,
+                                      table: table, rowStride: packedWidth)
                 }
-                (keyRow + g * hd).update(from: block + group * hd, count: hd)
-                table.rotate(keyRow + g * hd, row: r)
-                (valueRow + g * hd).update(from: block + (group + 1) * hd, count: hd)
+                for r in rows {
+                    let row = s.qkv.pointer + r * packedWidth
+                    let position = past + r - first
+                    (keys + position * kvWidth).update(from: row + queryWidth, count: kvWidth)
+                    (values + position * kvWidth).update(from: row + queryWidth + kvWidth, count: kvWidth)
+                }
             }
+            s.attention.jobs.append(AttentionJob(
+                queries: s.qkv.pointer + first * packedWidth, keys: keys, values: values,
+                output: s.attended.pointer + first * queryWidth,
+                shape: AttentionShape(queries: count, keys: past + count, heads: c.headCount, kvHeads: c.kvHeadCount,
+                                      headDim: hd, mask: .causal(queryOffset: past), qStride: packedWidth,
+                                      kStride: kvWidth, vStride: kvWidth, outStride: queryWidth)))
         }
-        let layout = AttentionLayout(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: hd,
-                                     queryStride: queryWidth, keyStride: kvWidth)
-        attention(q: s.queries.pointer, k: keys, v: values, queryCount: n, keyCount: past + n, layout: layout,
-                  causalOffset: past, scores: s.scores.pointer, out: s.attended.pointer)
+        s.attention.run()
         linear(s.attended.pointer, rows: n, layer.wo, s.branch.pointer)
-        for i in 0..<(n * h) { x[i] += s.branch.pointer[i] }
+        ParallelOps.addResidual(s.branch.pointer, rows: n, width: h, into: x)
 
-        rmsNorm(x, rows: n, width: h, weight: layer.ffnNorm.pointer, epsilon: epsilon, s.normed.pointer)
+        ParallelOps.rmsNorm(x, rows: n, width: h, weight: layer.ffnNorm, epsilon: epsilon, into: s.normed.pointer)
         linear(s.normed.pointer, rows: n, layer.w1, s.gate.pointer)
         linear(s.normed.pointer, rows: n, layer.w3, s.up.pointer)
-        siluMultiply(s.gate.pointer, up: s.up.pointer, count: n * c.intermediateSize)
+        ParallelOps.siluMultiply(s.gate.pointer, up: s.up.pointer, rows: n, width: c.intermediateSize)
         linear(s.gate.pointer, rows: n, layer.w2, s.branch.pointer)
-        for i in 0..<(n * h) { x[i] += s.branch.pointer[i] }
+        ParallelOps.addResidual(s.branch.pointer, rows: n, width: h, into: x)
     }
 }

@@ -1,4 +1,5 @@
 import Checkpoint
+import Foundation
 import Kernels
 
 /// The LayerNorm (with bias) of an InternViT block.
@@ -8,14 +9,14 @@ struct VisionNorm {
     let epsilon: Float
 
     func apply(_ x: UnsafePointer<Float>, rows: Int, width: Int, _ out: UnsafeMutablePointer<Float>) {
-        layerNorm(x, rows: rows, width: width, weight: weight.pointer, bias: bias.pointer, epsilon: epsilon, out)
+        ParallelOps.layerNorm(x, rows: rows, width: width, weight: weight, bias: bias, epsilon: epsilon, into: out)
     }
 }
 
 /// One pre-norm InternViT block: `x += ls1 * Attn(norm1(x))`, then `x += ls2 * MLP(norm2(x))`.
 struct VisionLayer {
     let norm1: VisionNorm
-    let qkv: LinearWeight          // [3D, D]: rows [q(all heads) | k | v]
+    let qkv: LinearWeight          // [3D, D]: rows [q(all heads) | k | v], read in place by attention
     let proj: LinearWeight         // [D, D]
     let layerScale1: FloatBuffer   // ls1 [D]
     let norm2: VisionNorm
@@ -26,19 +27,17 @@ struct VisionLayer {
 
 /// Activations of one tile through InternViT, allocated once per call and reused for every tile.
 final class VisionScratch {
-    let x, normed, q, k, v, qkv, attended, branch, mlp, scores: FloatBuffer
+    let x, normed, qkv, attended, branch, mlp: FloatBuffer
+    let attention: ParallelAttention
 
-    init(tokens n: Int, hidden d: Int, intermediate i: Int) {
+    init(tokens n: Int, hidden d: Int, intermediate i: Int, headDim: Int) {
         x = FloatBuffer(count: n * d)
         normed = FloatBuffer(count: n * d)
-        q = FloatBuffer(count: n * d)
-        k = FloatBuffer(count: n * d)
-        v = FloatBuffer(count: n * d)
         qkv = FloatBuffer(count: n * 3 * d)
         attended = FloatBuffer(count: n * d)
         branch = FloatBuffer(count: n * d)
         mlp = FloatBuffer(count: n * i)
-        scores = FloatBuffer(count: n)
+        attention = ParallelAttention(headDim: headDim)
     }
 }
 
@@ -66,6 +65,9 @@ public final class InternViT {
     let classEmbedding: FloatBuffer      // [D]
     let positionEmbedding: FloatBuffer   // [1 + S*S, D]: cls, then the S x S grid row-major
     let layers: [VisionLayer]
+    /// Resized position tables by patch grid (rows, columns): computed once per input shape.
+    private var positionTables: [[Int]: FloatBuffer] = [:]
+    private let positionTablesLock = NSLock()
 
     /// Loads the `vision_model.*` tensors from `store`.
     public init(store: CheckpointStore, configuration: VisionConfiguration, weightFormat: WeightFormat = .bf16) throws {
@@ -136,7 +138,8 @@ public final class InternViT {
         let gridCols = width / p
         let n = 1 + gridRows * gridCols
         let positions = resizedPositionEmbedding(gridRows: gridRows, gridCols: gridCols)
-        let scratch = VisionScratch(tokens: n, hidden: d, intermediate: configuration.intermediateSize)
+        let scratch = VisionScratch(tokens: n, hidden: d, intermediate: configuration.intermediateSize,
+                                    headDim: configuration.headDim)
         let patches = FloatBuffer(count: (n - 1) * c * p * p)
         let tileSize = n * d
         var selected = [Float](repeating: 0, count: tiles * tileSize)
@@ -151,7 +154,7 @@ public final class InternViT {
                 // Row 0 is the class token; patch rows follow, both plus their position embedding.
                 linear(patches.pointer, rows: n - 1, patchEmbedding, x + d)
                 x.update(from: classEmbedding.pointer, count: d)
-                for i in 0..<tileSize { x[i] += positions.pointer[i] }
+                ParallelOps.addResidual(positions.pointer, rows: n, width: d, into: x)
                 func record(_ index: Int) {
                     let source = UnsafeBufferPointer(start: x, count: tileSize)
                     if index == selectedIndex { selected.replaceSubrange(t * tileSize..<(t + 1) * tileSize, with: source) }
@@ -188,54 +191,66 @@ public final class InternViT {
         }
     }
 
-    /// The position table for a gridRows x gridCols input: cls entry as stored, the S x S patch entries always
-    /// passed through the bicubic resize (an identity at S x S up to rounding). [1 + rows*cols, D].
-    /// The position table used for a gridRows x gridCols input, [1 + rows*cols, D] (cls entry first).
+    /// The position table for a gridRows x gridCols input, [1 + rows*cols, D]: cls entry as stored, the S x S patch
+    /// entries always passed through the bicubic resize (an identity at S x S).
     public func resizedPositionTable(gridRows: Int, gridCols: Int) -> [Float] {
         resizedPositionEmbedding(gridRows: gridRows, gridCols: gridCols).array
     }
 
+    /// The cached position table of a grid, computing it on first use.
     func resizedPositionEmbedding(gridRows: Int, gridCols: Int) -> FloatBuffer {
+        positionTablesLock.withLock {
+            if let table = positionTables[[gridRows, gridCols]] { return table }
+            let table = computePositionTable(gridRows: gridRows, gridCols: gridCols)
+            positionTables[[gridRows, gridCols]] = table
+            return table
+        }
+    }
+
+    /// The stored S x S grid [S*S, D] moved to channel-first [D, S, S], bicubic-resized by `Ops.bicubicResize`,
+    /// and moved back to [rows*cols, D] after the cls entry.
+    private func computePositionTable(gridRows: Int, gridCols: Int) -> FloatBuffer {
         let d = configuration.hiddenSize
         let side = configuration.patchesPerSide
-        let table = FloatBuffer(count: (1 + gridRows * gridCols) * d)
+        let cells = side * side, outCells = gridRows * gridCols
+        var channelFirst = [Float](repeating: 0, count: d * cells)
+        for cell in 0..<cells {
+            for channel in 0..<d { channelFirst[channel * cells + cell] = positionEmbedding.pointer[(1 + cell) * d + channel] }
+        }
+        let resized: [Float]
+        do {
+            resized = try Ops.bicubicResize(channelFirst, channels: d, height: side, width: side,
+                                            outHeight: gridRows, outWidth: gridCols)
+        } catch {
+            preconditionFailure("position embedding resize: \(error)")
+        }
+        let table = FloatBuffer(count: (1 + outCells) * d)
         table.pointer.update(from: positionEmbedding.pointer, count: d)
-        bicubicResize(positionEmbedding.pointer + d, inRows: side, inCols: side, channels: d,
-                      outRows: gridRows, outCols: gridCols, table.pointer + d)
+        for cell in 0..<outCells {
+            for channel in 0..<d { table.pointer[(1 + cell) * d + channel] = resized[channel * outCells + cell] }
+        }
         return table
     }
 
     private func forwardLayer(_ layer: VisionLayer, tokens n: Int, scratch s: VisionScratch) {
         let d = configuration.hiddenSize
         let x = s.x.pointer
-        // Attention branch.
+        // Attention branch: q, k and v are read in place from the packed [n, 3D] qkv rows.
         layer.norm1.apply(x, rows: n, width: d, s.normed.pointer)
         linear(s.normed.pointer, rows: n, layer.qkv, s.qkv.pointer)
-        for row in 0..<n {
-            let packed = s.qkv.pointer + row * 3 * d
-            (s.q.pointer + row * d).update(from: packed, count: d)
-            (s.k.pointer + row * d).update(from: packed + d, count: d)
-            (s.v.pointer + row * d).update(from: packed + 2 * d, count: d)
-        }
         let heads = configuration.headCount
-        let layout = AttentionLayout(heads: heads, kvHeads: heads, headDim: configuration.headDim, queryStride: d, keyStride: d)
-        attention(q: s.q.pointer, k: s.k.pointer, v: s.v.pointer, queryCount: n, keyCount: n, layout: layout,
-                  causalOffset: nil, scores: s.scores.pointer, out: s.attended.pointer)
+        s.attention.jobs.append(AttentionJob(
+            queries: s.qkv.pointer, keys: s.qkv.pointer + d, values: s.qkv.pointer + 2 * d, output: s.attended.pointer,
+            shape: AttentionShape(queries: n, keys: n, heads: heads, kvHeads: heads, headDim: configuration.headDim,
+                                  mask: .bidirectional, qStride: 3 * d, kStride: 3 * d, vStride: 3 * d, outStride: d)))
+        s.attention.run()
         linear(s.attended.pointer, rows: n, layer.proj, s.branch.pointer)
-        addScaled(s.branch.pointer, scale: layer.layerScale1.pointer, rows: n, width: d, into: x)
+        ParallelOps.addResidual(s.branch.pointer, layerScale: layer.layerScale1, rows: n, width: d, into: x)
         // MLP branch.
         layer.norm2.apply(x, rows: n, width: d, s.normed.pointer)
         linear(s.normed.pointer, rows: n, layer.fc1, s.mlp.pointer)
-        gelu(s.mlp.pointer, count: n * configuration.intermediateSize)
+        ParallelOps.gelu(s.mlp.pointer, rows: n, width: configuration.intermediateSize)
         linear(s.mlp.pointer, rows: n, layer.fc2, s.branch.pointer)
-        addScaled(s.branch.pointer, scale: layer.layerScale2.pointer, rows: n, width: d, into: x)
-    }
-}
-
-/// Layer-scale residual: `x[r, i] += scale[i] * branch[r, i]`.
-func addScaled(_ branch: UnsafePointer<Float>, scale: UnsafePointer<Float>, rows: Int, width: Int,
-               into x: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows {
-        for i in 0..<width { x[r * width + i] += scale[i] * branch[r * width + i] }
+        ParallelOps.addResidual(s.branch.pointer, layerScale: layer.layerScale2, rows: n, width: d, into: x)
     }
 }

@@ -49,23 +49,34 @@ public struct LinearWeight: @unchecked Sendable {
         self.bias = bias.map(FloatBuffer.init)
     }
 
-    /// Converts a checkpoint tensor to `format` without an f32 copy when it is stored as bf16.
-    init(tensor: TensorData, outFeatures: Int, inFeatures: Int, bias: [Float]?, format: WeightFormat) throws {
+    /// Converts a checkpoint tensor to `format` without an f32 copy when it is stored as bf16. With `rowOrder`
+    /// (a permutation of the rows), stored row i is tensor row `rowOrder[i]`, and the bias follows the same order.
+    init(tensor: TensorData, outFeatures: Int, inFeatures: Int, bias: [Float]?, format: WeightFormat,
+         rowOrder: [Int]? = nil) throws {
+        precondition(rowOrder.map { $0.count == outFeatures && Set($0) == Set(0..<outFeatures) } ?? true,
+                     "linear row order: not a permutation of \(outFeatures) rows")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         let usable = Self.usable(format, cols: inFeatures)
+        func reordered<T>(_ values: [T]) -> [T] {
+            guard let rowOrder else { return values }
+            var result: [T] = []
+            result.reserveCapacity(values.count)
+            for row in rowOrder { result += values[(row * inFeatures)..<((row + 1) * inFeatures)] }
+            return result
+        }
         if tensor.dtype == .bf16 {
-            let bits = tensor.bf16Bits()
+            let bits = reordered(tensor.bf16Bits())
             matrix = try bits.withUnsafeBufferPointer {
                 try WeightMatrix(rows: outFeatures, cols: inFeatures, format: usable, bf16: $0.baseAddress!, pool: ComputeThreads.pool)
             }
         } else {
-            let values = tensor.floats()
+            let values = reordered(tensor.floats())
             matrix = try values.withUnsafeBufferPointer {
                 try WeightMatrix(rows: outFeatures, cols: inFeatures, format: usable, f32: $0.baseAddress!, pool: ComputeThreads.pool)
             }
         }
-        self.bias = bias.map(FloatBuffer.init)
+        self.bias = bias.map { values in FloatBuffer(rowOrder.map { $0.map { values[$0] } } ?? values) }
     }
 
     /// Quantized formats need rows of whole 32-value blocks; other matrices keep bf16.
@@ -82,11 +93,7 @@ public struct LinearWeight: @unchecked Sendable {
 public func linear(_ x: UnsafePointer<Float>, rows: Int, _ layer: LinearWeight, _ out: UnsafeMutablePointer<Float>) {
     guard rows > 0 else { return }
     matmul(x, rows: rows, layer.matrix, into: out, pool: ComputeThreads.pool)
-    if let bias = layer.bias?.pointer {
-        let n = layer.outFeatures
-        for r in 0..<rows {
-            let row = out + r * n
-            for j in 0..<n { row[j] += bias[j] }
-        }
+    if let bias = layer.bias {
+        ParallelOps.addBias(bias, rows: rows, width: layer.outFeatures, into: out)
     }
 }

@@ -54,16 +54,19 @@ public final class Projector {
         let middle = FloatBuffer(count: rows * languageHidden)
         var output = [Float](repeating: 0, count: rows * languageHidden)
         vision.withUnsafeBufferPointer { source in
+            let shuffledRows = UnsafeMutableBufferPointer(start: shuffled.pointer, count: rows * 4 * d)
             for t in 0..<tiles {
-                let patchGrid = source.baseAddress! + (t * (1 + patches) + 1) * d   // skip the cls token
-                pixelShuffleV2(patchGrid, gridRows: gridRows, gridCols: gridCols, channels: d,
-                               shuffled.pointer + t * tokensPerTile * 4 * d)
+                let patchGrid = UnsafeBufferPointer(rebasing: source[((t * (1 + patches) + 1) * d)...].prefix(patches * d))   // skip the cls token
+                let target = UnsafeMutableBufferPointer(rebasing: shuffledRows[(t * tokensPerTile * 4 * d)..<((t + 1) * tokensPerTile * 4 * d)])
+                ParallelOps.checked { () throws(OpsError) in
+                    try Ops.pixelShuffleV2(patchGrid, into: target, height: gridRows, width: gridCols, channels: d, images: 0..<1)
+                }
             }
         }
-        layerNorm(shuffled.pointer, rows: rows, width: 4 * d, weight: normWeight.pointer, bias: normBias.pointer,
-                  epsilon: Self.normEpsilon, normed.pointer)
+        ParallelOps.layerNorm(shuffled.pointer, rows: rows, width: 4 * d, weight: normWeight, bias: normBias,
+                              epsilon: Self.normEpsilon, into: normed.pointer)
         linear(normed.pointer, rows: rows, first, middle.pointer)
-        gelu(middle.pointer, count: rows * languageHidden)
+        ParallelOps.gelu(middle.pointer, rows: rows, width: languageHidden)
         output.withUnsafeMutableBufferPointer { linear(middle.pointer, rows: rows, second, $0.baseAddress!) }
         return output
     }

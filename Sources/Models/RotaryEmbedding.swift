@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Kernels
 
 /// InternLM2 rotary position embedding (HF "rotate half": dimension i pairs with i + headDim/2) with dynamic NTK
 /// scaling, in float32 exactly as the reference computes it (MODEL.md section 7).
@@ -42,44 +43,9 @@ public struct RotaryEmbedding: Sendable {
         }
     }
 
-    /// cos/sin of the float32 angles `Float(t) * invFreq[i]` for positions `positions`, [positions.count, dim/2] each.
-    public func table(positions: Range<Int>, base: Double) -> RotaryTable {
-        let frequencies = inverseFrequencies(base: base)
-        let half = headDim / 2
-        var cosines = [Float](repeating: 0, count: positions.count * half)
-        var sines = [Float](repeating: 0, count: positions.count * half)
-        for (row, t) in positions.enumerated() {
-            for i in 0..<half {
-                let angle = Float(t) * frequencies[i]
-                cosines[row * half + i] = cos(angle)
-                sines[row * half + i] = sin(angle)
-            }
-        }
-        return RotaryTable(firstPosition: positions.lowerBound, half: half, cosines: cosines, sines: sines)
-    }
-}
-
-/// The cos/sin rows of a run of consecutive positions.
-public struct RotaryTable: Sendable {
-    /// Position of row 0.
-    public let firstPosition: Int
-    /// headDim / 2.
-    public let half: Int
-    /// [rows, half]
-    public let cosines: [Float]
-    /// [rows, half]
-    public let sines: [Float]
-
-    /// Rotates one head vector (headDim values) in place for table row `row`:
-    /// `x' = x * cos + rotate_half(x) * sin`, `rotate_half(x) = cat(-x[half:], x[:half])`.
-    public func rotate(_ x: UnsafeMutablePointer<Float>, row: Int) {
-        for i in 0..<half {
-            let c = cosines[row * half + i]
-            let s = sines[row * half + i]
-            let first = x[i]
-            let second = x[i + half]
-            x[i] = first * c - second * s
-            x[i + half] = second * c + first * s
-        }
+    /// The kernel cos/sin table for positions `0..<positions` with `base` (float32 angles `Float(t) * invFreq[i]`,
+    /// the same rule as ``inverseFrequencies(base:)``), for `Ops.applyRope`.
+    public func ropeTable(positions: Int, base: Double) throws -> RopeTable {
+        try RopeTable(headDim: headDim, positions: positions, base: base)
     }
 }

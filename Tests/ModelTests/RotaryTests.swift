@@ -18,14 +18,14 @@ struct RotaryTests {
             let exponent = Double(Float(2 * i) / Float(dim))
             #expect(frequencies[i] == Float(1) / Float(Foundation.pow(1_000_000.0, exponent)))
         }
-        for positions in [0..<8, 30_000..<30_004] {
-            let table = rotary.table(positions: positions, base: rotary.theta)
-            for (row, t) in positions.enumerated() {
-                for i in 0..<(dim / 2) {
-                    let angle = Float(t) * frequencies[i]   // rounded to float32 before cos/sin, like the reference
-                    #expect(abs(table.cosines[row * dim / 2 + i] - Float(Foundation.cos(Double(angle)))) <= 2e-7)
-                    #expect(abs(table.sines[row * dim / 2 + i] - Float(Foundation.sin(Double(angle)))) <= 2e-7)
-                }
+        // The kernel table the decoder rotates with: cos/sin of the float32 angles Float(t) * invFreq[i].
+        let table = try rotary.ropeTable(positions: 30_004, base: rotary.theta)
+        #expect(table.positions == 30_004 && table.headDim == dim)
+        for t in Array(0..<8) + Array(30_000..<30_004) {
+            for i in 0..<(dim / 2) {
+                let angle = Float(t) * frequencies[i]   // rounded to float32 before cos/sin, like the reference
+                #expect(abs(table.cos[t * dim / 2 + i] - Float(Foundation.cos(Double(angle)))) <= 2e-7)
+                #expect(abs(table.sin[t * dim / 2 + i] - Float(Foundation.sin(Double(angle)))) <= 2e-7)
             }
         }
     }
