@@ -47,8 +47,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let control = try CoordinatorControl(configuration: setup.configuration, plan: setup.plan,
                                              fingerprint: setup.fingerprint)
         logLine("coordinator", "listening on \(control.endpoint) for \(setup.configuration.workers.count) workers, model \(setup.fingerprint.prefix(12))")
-        let scheduler = try CoordinatorScheduler(configuration: setup.configuration, control: control,
-                                                 preparation: CoordinatorScheduler.preparation(for: setup.configuration))
+        let scheduler = try CoordinatorScheduler(configuration: setup.configuration, plan: setup.plan, control: control,
+                                                 preparation: CoordinatorScheduler.preparation(for: setup.configuration),
+                                                 log: { logLine("coordinator", $0) })
         logLine("coordinator", "serving clients on \(scheduler.endpoint)")
         let server = Task { await control.run() }
         let clients = Task { await scheduler.run() }
@@ -133,9 +134,10 @@ struct WorkerCommand: AsyncParsableCommand {
         logLine(name, "registered as \(placement.role.rawValue)\(placement.role == .llm ? " layers \(placement.layers.lowerBound)..<\(placement.layers.upperBound)" : "")\(next)")
         print("worker \(name) registered")
         fflush(stdout)
+        let resident = stage
         let heartbeat = Task {
             while !Task.isCancelled {
-                try link.heartbeat()
+                try link.heartbeat(activeSequences: resident?.activeSequences ?? 0, kvBytesUsed: resident?.kvBytesUsed ?? 0)
                 try await Task.sleep(for: .seconds(1))
             }
         }
