@@ -121,6 +121,8 @@ public final class CoordinatorScheduler: @unchecked Sendable {
             }
         }
         for await event in events {
+            // First: a replaced worker holds no sequence, so nothing it says about old ones may count.
+            checkWorkers(.now)
             switch event {
             case .client(let route, let message): handleClient(route: route, message)
             case .prepared(let sequence, let prepared): handlePrepared(sequence, prepared)
@@ -351,7 +353,6 @@ public final class CoordinatorScheduler: @unchecked Sendable {
                 fail(sequence, "vision worker \(visionWorker ?? "") did not answer within \(workerTimeout)", isInput: false)
             }
         }
-        checkWorkers(now)
     }
 
     /// Marks workers dead when their heartbeats stop, restarts sequences when a replacement registers, and fails
