@@ -42,6 +42,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClusterFileOptions
 
+    @Option(help: "Seconds without a heartbeat after which a worker is marked dead.")
+    var heartbeatTimeout: Int = 5
+
+    @Option(help: "Seconds requests wait for a dead worker's replacement (same name) before they fail.")
+    var replacementGrace: Int = 60
+
+    func validate() throws {
+        guard heartbeatTimeout >= 2 else { throw ValidationError("--heartbeat-timeout must be at least 2 (workers beat once a second)") }
+        guard replacementGrace >= 1 else { throw ValidationError("--replacement-grace must be at least 1") }
+    }
+
     func run() async throws {
         let setup = try ClusterSetup(options)
         let control = try CoordinatorControl(configuration: setup.configuration, plan: setup.plan,
@@ -49,6 +60,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         logLine("coordinator", "listening on \(control.endpoint) for \(setup.configuration.workers.count) workers, model \(setup.fingerprint.prefix(12))")
         let scheduler = try CoordinatorScheduler(configuration: setup.configuration, plan: setup.plan, control: control,
                                                  preparation: CoordinatorScheduler.preparation(for: setup.configuration),
+                                                 heartbeatTimeout: .seconds(heartbeatTimeout),
+                                                 replacementGrace: .seconds(replacementGrace),
                                                  log: { logLine("coordinator", $0) })
         logLine("coordinator", "serving clients on \(scheduler.endpoint)")
         let server = Task { await control.run() }

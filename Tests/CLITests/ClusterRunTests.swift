@@ -18,7 +18,7 @@ import Wire
 
         /// `extra`: more top-level YAML (e.g. `limits: {...}`); `stages`: 2 (one layer each) or 1 (both layers);
         /// `kvCacheMB` per stage.
-        init(extra: String = "", stages: Int = 2, kvCacheMB: Int = 64) throws {
+        init(extra: String = "", stages: Int = 2, kvCacheMB: Int = 64, coordinatorOptions: [String] = []) throws {
             let ports = FreePorts.take(4)
             let stageLines = stages == 2
                 ? """
@@ -40,7 +40,7 @@ import Wire
             try yaml.write(to: url, atomically: true, encoding: .utf8)
             let path = url.path
             file = path
-            coordinator = try BackgroundProcess(["coordinator", "-c", path])
+            coordinator = try BackgroundProcess(["coordinator", "-c", path] + coordinatorOptions)
             workers = try workerNames.map { try BackgroundProcess(["worker", "-c", path, "--name", $0]) }
         }
 
@@ -270,6 +270,33 @@ import Wire
         #expect(status.workers.allSatisfy { $0.registered && $0.alive }, "\(status)")
         #expect(status.workers.allSatisfy { $0.activeSequences == 0 }, "\(status)")
         #expect(status.runningSequences == 0 && status.batchesInFlight == 0, "\(status)")
+    }
+
+    /// A stage that dies with no replacement: after the grace period the request fails naming the worker, and
+    /// the coordinator keeps running.
+    @Test func aDeadStageWithoutReplacementFailsTheRequestAfterTheGrace() throws {
+        let cluster = try RunningCluster(coordinatorOptions: ["--heartbeat-timeout", "2", "--replacement-grace", "2"])
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        var request = Internvl_V1_GenerateRequest()
+        request.question = "Tell a very long story."
+        request.maxNewTokens = 1000
+        let victims = ClusterUpTests().pids(matching: ["worker", cluster.file, "--name llm-b"])
+        try #require(victims.count == 1)
+        var stopped = false
+        #expect {
+            _ = try ClusterClient.generate(request, images: [], endpoint: cluster.clients, timeout: .seconds(110)) { _ in
+                if !stopped {
+                    stopped = true
+                    for pid in victims { kill(pid, SIGKILL) }
+                }
+            }
+        } throws: { error in
+            let message = (error as? ClusterClient.RequestError)?.message ?? "\(error)"
+            return message.contains("worker llm-b stopped sending heartbeats and no replacement registered within")
+        }
+        #expect(stopped)
+        #expect(cluster.coordinator.text.contains("worker llm-b sent no heartbeat"), "\(cluster.coordinator.text)")
+        #expect(cluster.coordinator.isRunning)
     }
 
     @Test func unreachableCoordinatorExitsOne() throws {
