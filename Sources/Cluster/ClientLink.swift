@@ -56,13 +56,17 @@ public enum ClusterClient {
         defer { socket.close() }
         let frames = images.map { ZMQFrame($0.bytes) } + videoFrames.map { ZMQFrame($0.pixels) }
         try socket.send(try WireMessage(.generateRequest(request), tensorFrames: frames).frames())
-        var cancelSent = false
+        var cancelSentAt: ContinuousClock.Instant?
         let result = try receive(from: socket, endpoint: endpoint, timeout: timeout) { message -> Internvl_V1_GenerateResult? in
-            if let cancellation, cancellation.isCancelled, !cancelSent {
+            if let cancellation, cancellation.isCancelled, cancelSentAt == nil {
                 var cancel = Internvl_V1_Cancel()
                 cancel.requestID = request.requestID
                 try socket.send(try WireMessage(.cancel(cancel)).frames())
-                cancelSent = true
+                cancelSentAt = .now
+            }
+            // A coordinator that does not confirm the cancel soon does not keep the client waiting.
+            if let cancelSentAt, ContinuousClock.now - cancelSentAt > .seconds(5) {
+                throw RequestError(message: "cancelled (the coordinator did not confirm within 5 s)", isInputError: false)
             }
             switch message?.envelope.body {
             case .generateDelta(let delta) where delta.requestID == request.requestID:

@@ -233,7 +233,8 @@ import Wire
         #expect(deltaText + "\n" == local.stdout)
     }
 
-    /// A cancelled request is answered "cancelled" after its first token, its KV caches are freed on every stage
+    /// A cancelled request (by `ClusterClient`, and by `run -c` on SIGTERM) is answered "cancelled" after its first
+    /// tokens, its KV caches are freed on every stage
     /// (their heartbeats report no resident sequence), and the cluster serves the next request.
     @Test func cancelStopsTheSequenceAndTheClusterServesTheNext() throws {
         let cluster = try RunningCluster()
@@ -253,6 +254,15 @@ import Wire
             (error as? ClusterClient.RequestError)?.message == "cancelled"
         }
         #expect(deltas >= 1 && deltas < 1000)
+
+        // `run -c` sends Cancel on SIGTERM once the text streams.
+        let client = try BackgroundProcess(["run", "-c", cluster.file, "-p", "Tell a very long story.", "-n", "1000"])
+        let streaming = Date().addingTimeInterval(60)
+        while Date() < streaming && client.text.isEmpty && client.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(client.isRunning && !client.text.isEmpty, "\(client.text)")
+        client.stop()
+        #expect(client.waitForExit(timeout: 10) == 1)
+        #expect(client.text.contains("cancelled"), "\(client.text)")
 
         let golden = try #require(try RunCLITests.cases().first { $0.name == "text_only" })
         let next = try runOnCluster(cluster, arguments(for: golden))
