@@ -28,13 +28,17 @@ public final class LLMStageWorker: @unchecked Sendable {
     private let stage: DecoderStage
     private let isFirst: Bool
     private let isLast: Bool
+    private let activationEncoding: Internvl_V1_TensorEncoding
     private var caches: [UInt64: KVCache] = [:]
     private var sampling: [UInt64: SequenceSampling] = [:]
 
     /// Loads layers `layers` of the decoder (plus embeddings on the first stage, final norm and head on the last).
+    /// `activationEncoding`: how hidden states travel to the next stage (`.int8Row` when cluster.yaml says
+    /// `activations: int8`: one byte per value plus a float scale per row).
     public init(store: CheckpointStore, configuration: LanguageModelConfiguration, layers: Range<Int>,
-                weightFormat: WeightFormat) throws {
+                weightFormat: WeightFormat, activationEncoding: Internvl_V1_TensorEncoding = .f32) throws {
         stage = try DecoderStage(store: store, configuration: configuration, layers: layers, weightFormat: weightFormat)
+        self.activationEncoding = activationEncoding
         isFirst = layers.lowerBound == 0
         isLast = layers.upperBound == configuration.layerCount
     }
@@ -208,7 +212,7 @@ public final class LLMStageWorker: @unchecked Sendable {
         next.chunks = chunks
         var tensorFrames: [ZMQFrame] = []
         next.hiddenStates = outgoing.withUnsafeBufferPointer {
-            TensorFrames.append($0.baseAddress!, rows: outgoing.count / h, columns: h, to: &tensorFrames)
+            TensorFrames.append($0.baseAddress!, rows: outgoing.count / h, columns: h, encoding: activationEncoding, to: &tensorFrames)
         }
         return WireMessage(.forwardBatch(next), tensorFrames: tensorFrames)
     }

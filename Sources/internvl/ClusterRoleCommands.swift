@@ -137,7 +137,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw ClusterConfigurationError(file: options.cluster, field: "workers[\(index)].port",
                                                 "is missing; llm stage '\(name)' after the first must receive activations on a port")
             }
-            stage = try LLMStageWorker(store: store, configuration: setup.model.llm, layers: placement.layers, weightFormat: format)
+            stage = try LLMStageWorker(store: store, configuration: setup.model.llm, layers: placement.layers, weightFormat: format,
+                                       activationEncoding: setup.configuration.activationEncoding == "int8" ? .int8Row : .f32)
         }
 
         let link = try WorkerControlLink(identity: identity, coordinatorEndpoint: setup.configuration.coordinator.control)

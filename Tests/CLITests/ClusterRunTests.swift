@@ -309,6 +309,17 @@ import Wire
         #expect(cluster.coordinator.isRunning)
     }
 
+    /// `activations: int8` in the cluster file: the stages exchange int8 hidden states and requests complete.
+    @Test func int8ActivationsCompleteARequest() throws {
+        let cluster = try RunningCluster(extra: "activations: int8")
+        try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
+        let golden = try #require(try RunCLITests.cases().first { $0.name == "single_image" })
+        let output = try runOnCluster(cluster, arguments(for: golden))
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.json["prompt_ids"] as? [Int] == golden.promptIDs)
+        #expect((output.json["ids"] as? [Int])?.count == golden.maxNewTokens)
+    }
+
     @Test func unreachableCoordinatorExitsOne() throws {
         let ports = FreePorts.take(2)
         let url = try Fixtures.temporaryDirectory("cluster-none").appendingPathComponent("cluster.yaml")
