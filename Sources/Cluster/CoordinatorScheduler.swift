@@ -488,7 +488,7 @@ public final class CoordinatorScheduler: @unchecked Sendable {
             }
             status.workers.append(worker)
         }
-        status.waitingRequests = UInt32(requests.count - planner.runningCount)
+        status.waitingRequests = UInt32(max(0, requests.count - planner.runningCount))
         status.runningSequences = UInt32(planner.runningCount)
         status.batchesInFlight = UInt32(planner.batchesInFlight)
         return status

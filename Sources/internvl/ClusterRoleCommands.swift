@@ -149,13 +149,11 @@ struct WorkerCommand: AsyncParsableCommand {
         print("worker \(name) registered")
         fflush(stdout)
         let resident = stage
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try link.heartbeat(activeSequences: resident?.activeSequences ?? 0, kvBytesUsed: resident?.kvBytesUsed ?? 0)
-                try await Task.sleep(for: .seconds(1))
-            }
+        // On its own thread, so a long forward pass holding the concurrency pool cannot delay it.
+        let heartbeat = HeartbeatThread {
+            try? link.heartbeat(activeSequences: resident?.activeSequences ?? 0, kvBytesUsed: resident?.kvBytesUsed ?? 0)
         }
-        defer { heartbeat.cancel() }
+        defer { heartbeat.stop() }
         if let vision {
             await vision.serve(link)
         } else if let stage {
@@ -163,4 +161,23 @@ struct WorkerCommand: AsyncParsableCommand {
                                   nextStageEndpoint: reply.nextStageEndpoint.isEmpty ? nil : reply.nextStageEndpoint)
         }
     }
+}
+
+/// Calls `beat` once a second on a dedicated thread until `stop()`.
+final class HeartbeatThread: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(_ beat: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            while !lock.withLock({ stopped }) {
+                beat()
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        thread.name = "heartbeat"
+        thread.start()
+    }
+
+    func stop() { lock.withLock { stopped = true } }
 }
