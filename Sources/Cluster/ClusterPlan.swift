@@ -23,6 +23,8 @@ public struct ClusterPlan: Sendable {
     /// Bytes of image embeddings per tile sent to the first stage.
     public var imageBytesPerTile: Int
     public var layerCount: Int
+    /// KV-cache bytes one position takes in one decoder layer (keys and values, float32: 2 x kv heads x head dim x 4).
+    public var kvBytesPerPositionPerLayer: Int
 
     /// Splits `layerCount` layers over stages in proportion to `speeds` (each stage gets at least one layer).
     public static func split(layerCount: Int, speeds: [Double]) -> [Range<Int>] {
@@ -43,7 +45,9 @@ public struct ClusterPlan: Sendable {
 
     /// Resolves the configuration against a model: layer ranges, memory per worker, bytes per link.
     /// - Throws: `ClusterConfigurationError` for an impossible placement (ranges outside the model, more stages than
-    ///   layers, weights or KV over a worker's memory, a KV budget too small for one maximal request).
+    ///   layers, weights or KV over a worker's memory, a KV budget too small for even the shortest request: one
+    ///   prompt token plus max_new_tokens). A budget between that and one maximal request is accepted: the
+    ///   coordinator then refuses, at admission, each request whose prompt + max_new_tokens positions cannot fit.
     public init(configuration: ClusterConfiguration, model: InternVLConfiguration, store: CheckpointStore,
                 file: String) throws {
         func fail(_ field: String, _ problem: String) -> ClusterConfigurationError {
@@ -86,7 +90,7 @@ public struct ClusterPlan: Sendable {
         }
         let kvBytesPerTokenPerLayer = 2 * llm.kvHeadCount * llm.headDim * 4
         let limits = configuration.effectiveLimits
-        let tokensNeeded = limits.maxPromptTokens + limits.maxNewTokens
+        let tokensNeeded = 1 + limits.maxNewTokens
 
         var placements: [Placement] = []
         var stage = 0
@@ -106,7 +110,7 @@ public struct ClusterPlan: Sendable {
                 let capacity = kvBudget / (kvBytesPerTokenPerLayer * range.count)
                 if capacity < tokensNeeded {
                     throw fail("workers[\(index)].kv_cache_mb",
-                               "\(kvBudget >> 20) MiB holds \(capacity) tokens for layers \(range.lowerBound)..<\(range.upperBound), but limits allow \(tokensNeeded) (max_prompt_tokens + max_new_tokens)")
+                               "\(kvBudget >> 20) MiB holds \(capacity) tokens for layers \(range.lowerBound)..<\(range.upperBound), but the shortest request needs \(tokensNeeded) (1 prompt token + limits.max_new_tokens)")
                 }
                 placement = Placement(worker: worker.name, role: .llm, layers: range, weightBytes: weights,
                                       kvBudgetBytes: kvBudget, kvTokenCapacity: capacity, threads: threads,
@@ -121,5 +125,6 @@ public struct ClusterPlan: Sendable {
         self.placements = placements
         linkBytesPerToken = configuration.activationEncoding == "int8" ? llm.hiddenSize + 4 : llm.hiddenSize * 4
         imageBytesPerTile = model.imageTokensPerTile * llm.hiddenSize * 4
+        kvBytesPerPositionPerLayer = kvBytesPerTokenPerLayer
     }
 }

@@ -30,6 +30,19 @@ public final class CoordinatorControl: @unchecked Sendable {
     private let lock = NSLock()
     private var registeredNames: Set<String> = []
     private var lastSeen: [String: ContinuousClock.Instant] = [:]
+    private var lastHeartbeat: [String: Internvl_V1_Heartbeat] = [:]
+    private var registrations: [String: Int] = [:]
+
+    /// What the control socket knows about one worker.
+    public struct WorkerHealth: Sendable, Equatable {
+        /// Accepted registrations so far: a restarted worker (same name, new process) increments it.
+        public var registrations: Int
+        /// When its last registration or heartbeat arrived.
+        public var lastSeen: ContinuousClock.Instant
+        /// From its last heartbeat (0 before the first).
+        public var activeSequences: Int
+        public var kvCacheBytesUsed: Int
+    }
 
     /// Binds the control endpoint of `configuration` (or `endpoint` if given, e.g. `tcp://127.0.0.1:*` in tests).
     public init(configuration: ClusterConfiguration, plan: ClusterPlan, fingerprint: String,
@@ -59,6 +72,20 @@ public final class CoordinatorControl: @unchecked Sendable {
     /// Workers registered so far.
     public var registeredWorkers: Set<String> {
         lock.withLock { registeredNames }
+    }
+
+    /// Registration count, last contact and last heartbeat of every registered worker.
+    public var health: [String: WorkerHealth] {
+        lock.withLock {
+            var result: [String: WorkerHealth] = [:]
+            for name in registeredNames {
+                let beat = lastHeartbeat[name]
+                result[name] = WorkerHealth(registrations: registrations[name] ?? 0, lastSeen: lastSeen[name] ?? .now,
+                                            activeSequences: Int(beat?.activeSequences ?? 0),
+                                            kvCacheBytesUsed: Int(beat?.kvCacheBytesUsed ?? 0))
+            }
+            return result
+        }
     }
 
     /// Whether every worker of the cluster file has registered.
@@ -95,14 +122,19 @@ public final class CoordinatorControl: @unchecked Sendable {
                     lock.withLock {
                         registeredNames.insert(register.workerName)
                         lastSeen[register.workerName] = .now
+                        lastHeartbeat[register.workerName] = nil
+                        registrations[register.workerName, default: 0] += 1
                     }
                     reply(to: route, .registerReply(answer))
                     eventSink.yield(.registered(worker: register.workerName))
                 }
-            case .heartbeat:
+            case .heartbeat(let beat):
                 let known = lock.withLock {
                     let known = registeredNames.contains(peer)
-                    if known { lastSeen[peer] = .now }
+                    if known {
+                        lastSeen[peer] = .now
+                        lastHeartbeat[peer] = beat
+                    }
                     return known
                 }
                 if known { eventSink.yield(.heartbeat(worker: peer)) }

@@ -28,19 +28,35 @@ public final class LLMStageWorker: @unchecked Sendable {
     private let stage: DecoderStage
     private let isFirst: Bool
     private let isLast: Bool
+    private let activationEncoding: Internvl_V1_TensorEncoding
     private var caches: [UInt64: KVCache] = [:]
     private var sampling: [UInt64: SequenceSampling] = [:]
 
     /// Loads layers `layers` of the decoder (plus embeddings on the first stage, final norm and head on the last).
+    /// `activationEncoding`: how hidden states travel to the next stage (`.int8Row` when cluster.yaml says
+    /// `activations: int8`: one byte per value plus a float scale per row).
     public init(store: CheckpointStore, configuration: LanguageModelConfiguration, layers: Range<Int>,
-                weightFormat: WeightFormat) throws {
+                weightFormat: WeightFormat, activationEncoding: Internvl_V1_TensorEncoding = .f32) throws {
         stage = try DecoderStage(store: store, configuration: configuration, layers: layers, weightFormat: weightFormat)
+        self.activationEncoding = activationEncoding
         isFirst = layers.lowerBound == 0
         isLast = layers.upperBound == configuration.layerCount
     }
 
-    /// Sequences whose KV cache is resident.
-    public var activeSequences: Int { caches.count }
+    /// Sequences whose KV cache is resident (safe to read from any thread, e.g. for heartbeats).
+    public var activeSequences: Int { residentLock.withLock { resident.sequences } }
+
+    /// Bytes of KV cache allocated for resident sequences (safe to read from any thread).
+    public var kvBytesUsed: Int { residentLock.withLock { resident.bytes } }
+
+    private let residentLock = NSLock()
+    private var resident = (sequences: 0, bytes: 0)
+
+    private func updateResident() {
+        let bytes = caches.values.reduce(0) { $0 + 2 * $1.layerCount * $1.capacity * $1.rowWidth * 4 }
+        let count = caches.count
+        residentLock.withLock { resident = (count, bytes) }
+    }
 
     /// Drops the KV caches (and sampling state) of `sequenceIDs`.
     public func free(_ sequenceIDs: [UInt64]) {
@@ -48,35 +64,76 @@ public final class LLMStageWorker: @unchecked Sendable {
             caches[id] = nil
             sampling[id] = nil
         }
+        updateResident()
+    }
+
+    /// A failure attributed to one sequence of a batch.
+    private struct SequenceFailure: Error {
+        let sequenceID: UInt64
+        let underlying: Error
+    }
+
+    /// One chunk's input to the layers: its hidden states (rows = its tokens) and its KV cache.
+    struct StageInput {
+        var chunk: Internvl_V1_SequenceChunk
+        var hiddenStates: [Float]
+        var cache: KVCache
+    }
+
+    /// Runs this stage's layers over every chunk of a micro-batch; the output hidden states, one array per input.
+    /// Today one forward per chunk; this is the one place to swap for a batched forward over all sequences (one
+    /// weight read per micro-batch).
+    private func forward(_ inputs: [StageInput]) throws -> [[Float]] {
+        try inputs.map { input in
+            do { return try stage.forward(input.hiddenStates, cache: input.cache) } catch {
+                throw SequenceFailure(sequenceID: input.chunk.sequenceID, underlying: error)
+            }
+        }
     }
 
     /// Runs `batch` through this stage's layers.
     public func process(_ batch: Internvl_V1_ForwardBatch, frames: [ZMQFrame]) -> Output {
-        var failedSequence: UInt64 = 0
+        defer { updateResident() }
         do {
-            let h = stage.configuration.hiddenSize
-            var images: [Float] = []
-            var incoming: [Float] = []
-            if isFirst {
-                if batch.hasImageEmbeddings {
-                    let (rows, columns) = try TensorFrames.validate(batch.imageEmbeddings, in: frames)
-                    guard columns == h else { throw WireError(.tensor, "image embeddings have \(columns) columns, hidden size is \(h)") }
-                    images = [Float](repeating: 0, count: rows * columns)
-                    try images.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.imageEmbeddings, from: frames, into: $0.baseAddress!) }
-                }
-            } else {
-                let (rows, columns) = try TensorFrames.validate(batch.hiddenStates, in: frames)
-                guard columns == h else { throw WireError(.tensor, "hidden states have \(columns) columns, hidden size is \(h)") }
-                incoming = [Float](repeating: 0, count: rows * columns)
-                try incoming.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.hiddenStates, from: frames, into: $0.baseAddress!) }
-            }
+            let inputs = try stageInputs(batch, frames: frames)
+            let outputs = try forward(inputs)
+            return try isLast ? .coordinator(sample(batch, inputs: inputs, outputs: outputs))
+                              : .nextStage(forwardMessage(batch, inputs: inputs, outputs: outputs))
+        } catch {
+            let failure = error as? SequenceFailure
+            let underlying = failure?.underlying ?? error
+            if let failure { free([failure.sequenceID]) }
+            var report = Internvl_V1_ErrorReport()
+            report.code = underlying is WireError ? .malformed : .internal
+            report.message = "layers \(stage.layers.lowerBound)..<\(stage.layers.upperBound), batch \(batch.batchID): \(underlying)"
+            report.sequenceID = failure?.sequenceID ?? 0
+            report.batchID = batch.batchID
+            return .coordinator(WireMessage(.error(report)))
+        }
+    }
 
-            var outgoing: [Float] = []
-            var chunks: [Internvl_V1_SequenceChunk] = []
-            var tokens = Internvl_V1_SampledTokens()
-            tokens.batchID = batch.batchID
-            for chunk in batch.chunks {
-                failedSequence = chunk.sequenceID
+    /// Each chunk's input hidden states (embedded tokens with image rows spliced on the first stage, the previous
+    /// stage's rows on later ones) and its KV cache.
+    private func stageInputs(_ batch: Internvl_V1_ForwardBatch, frames: [ZMQFrame]) throws -> [StageInput] {
+        let h = stage.configuration.hiddenSize
+        var images: [Float] = []
+        var incoming: [Float] = []
+        if isFirst {
+            if batch.hasImageEmbeddings {
+                let (rows, columns) = try TensorFrames.validate(batch.imageEmbeddings, in: frames)
+                guard columns == h else { throw WireError(.tensor, "image embeddings have \(columns) columns, hidden size is \(h)") }
+                images = [Float](repeating: 0, count: rows * columns)
+                try images.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.imageEmbeddings, from: frames, into: $0.baseAddress!) }
+            }
+        } else {
+            let (rows, columns) = try TensorFrames.validate(batch.hiddenStates, in: frames)
+            guard columns == h else { throw WireError(.tensor, "hidden states have \(columns) columns, hidden size is \(h)") }
+            incoming = [Float](repeating: 0, count: rows * columns)
+            try incoming.withUnsafeMutableBufferPointer { try TensorFrames.read(batch.hiddenStates, from: frames, into: $0.baseAddress!) }
+        }
+        var inputs: [StageInput] = []
+        for chunk in batch.chunks {
+            do {
                 let ids = chunk.tokenIds.map(Int.init)
                 guard !ids.isEmpty else { throw WireError(.malformed, "sequence \(chunk.sequenceID): chunk without tokens") }
                 var x: [Float]
@@ -97,57 +154,67 @@ public final class LLMStageWorker: @unchecked Sendable {
                     }
                     x = Array(incoming[(begin * h)..<((begin + ids.count) * h)])
                 }
-                let cache = try cache(for: chunk)
-                let y = try stage.forward(x, cache: cache)
-                if isLast {
-                    var state: SequenceSampling
-                    if let existing = sampling[chunk.sequenceID] {
-                        state = existing
-                    } else {
-                        state = SequenceSampling(sampler: try Self.sampler(chunk.sampling), seen: [])
-                    }
-                    state.seen += ids
-                    if chunk.sample {
-                        let logits = try stage.logits(y)
-                        let token: Int
-                        if var sampler = state.sampler {
-                            token = sampler.sample(logits, seen: state.seen)
-                            state.sampler = sampler
-                        } else {
-                            token = Sampler.argmax(logits)
-                        }
-                        var sampled = Internvl_V1_SampledTokens.Token()
-                        sampled.sequenceID = chunk.sequenceID
-                        sampled.tokenID = UInt32(token)
-                        tokens.tokens.append(sampled)
-                    }
-                    sampling[chunk.sequenceID] = state
-                } else {
-                    var forwarded = chunk
-                    forwarded.rowBegin = UInt32(outgoing.count / h)
-                    forwarded.imageRowBegin = 0
-                    forwarded.imageRowCount = 0
-                    chunks.append(forwarded)
-                    outgoing += y
-                }
+                inputs.append(StageInput(chunk: chunk, hiddenStates: x, cache: try cache(for: chunk)))
+            } catch {
+                throw SequenceFailure(sequenceID: chunk.sequenceID, underlying: error)
             }
-            if isLast { return .coordinator(WireMessage(.sampledTokens(tokens))) }
-            var next = Internvl_V1_ForwardBatch()
-            next.batchID = batch.batchID
-            next.chunks = chunks
-            var tensorFrames: [ZMQFrame] = []
-            next.hiddenStates = outgoing.withUnsafeBufferPointer {
-                TensorFrames.append($0.baseAddress!, rows: outgoing.count / h, columns: h, to: &tensorFrames)
-            }
-            return .nextStage(WireMessage(.forwardBatch(next), tensorFrames: tensorFrames))
-        } catch {
-            free([failedSequence])
-            var report = Internvl_V1_ErrorReport()
-            report.code = error is WireError ? .malformed : .internal
-            report.message = "layers \(stage.layers.lowerBound)..<\(stage.layers.upperBound), batch \(batch.batchID): \(error)"
-            report.sequenceID = failedSequence
-            return .coordinator(WireMessage(.error(report)))
         }
+        return inputs
+    }
+
+    /// The last stage: the tokens sampled for the chunks that ask for one.
+    private func sample(_ batch: Internvl_V1_ForwardBatch, inputs: [StageInput], outputs: [[Float]]) throws -> WireMessage {
+        var tokens = Internvl_V1_SampledTokens()
+        tokens.batchID = batch.batchID
+        for (input, y) in zip(inputs, outputs) {
+            let chunk = input.chunk
+            do {
+                var state = try sampling[chunk.sequenceID] ?? SequenceSampling(sampler: Self.sampler(chunk.sampling), seen: [])
+                state.seen += chunk.tokenIds.map(Int.init)
+                if chunk.sample {
+                    let logits = try stage.logits(y)
+                    let token: Int
+                    if var sampler = state.sampler {
+                        token = sampler.sample(logits, seen: state.seen)
+                        state.sampler = sampler
+                    } else {
+                        token = Sampler.argmax(logits)
+                    }
+                    var sampled = Internvl_V1_SampledTokens.Token()
+                    sampled.sequenceID = chunk.sequenceID
+                    sampled.tokenID = UInt32(token)
+                    tokens.tokens.append(sampled)
+                }
+                sampling[chunk.sequenceID] = state
+            } catch {
+                throw SequenceFailure(sequenceID: chunk.sequenceID, underlying: error)
+            }
+        }
+        return WireMessage(.sampledTokens(tokens))
+    }
+
+    /// A stage before the last: the batch for the next stage, every chunk's output rows in one tensor.
+    private func forwardMessage(_ batch: Internvl_V1_ForwardBatch, inputs: [StageInput], outputs: [[Float]]) -> WireMessage {
+        let h = stage.configuration.hiddenSize
+        var outgoing: [Float] = []
+        outgoing.reserveCapacity(outputs.reduce(0) { $0 + $1.count })
+        var chunks: [Internvl_V1_SequenceChunk] = []
+        for (input, y) in zip(inputs, outputs) {
+            var forwarded = input.chunk
+            forwarded.rowBegin = UInt32(outgoing.count / h)
+            forwarded.imageRowBegin = 0
+            forwarded.imageRowCount = 0
+            chunks.append(forwarded)
+            outgoing += y
+        }
+        var next = Internvl_V1_ForwardBatch()
+        next.batchID = batch.batchID
+        next.chunks = chunks
+        var tensorFrames: [ZMQFrame] = []
+        next.hiddenStates = outgoing.withUnsafeBufferPointer {
+            TensorFrames.append($0.baseAddress!, rows: outgoing.count / h, columns: h, encoding: activationEncoding, to: &tensorFrames)
+        }
+        return WireMessage(.forwardBatch(next), tensorFrames: tensorFrames)
     }
 
     /// The KV cache of `chunk`'s sequence: created when the sequence starts, which must continue where it left off.

@@ -42,13 +42,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClusterFileOptions
 
+    @Option(help: "Seconds without a heartbeat after which a worker is marked dead.")
+    var heartbeatTimeout: Int = 5
+
+    @Option(help: "Seconds requests wait for a dead worker's replacement (same name) before they fail.")
+    var replacementGrace: Int = 60
+
+    func validate() throws {
+        guard heartbeatTimeout >= 2 else { throw ValidationError("--heartbeat-timeout must be at least 2 (workers beat once a second)") }
+        guard replacementGrace >= 1 else { throw ValidationError("--replacement-grace must be at least 1") }
+    }
+
     func run() async throws {
         let setup = try ClusterSetup(options)
         let control = try CoordinatorControl(configuration: setup.configuration, plan: setup.plan,
                                              fingerprint: setup.fingerprint)
         logLine("coordinator", "listening on \(control.endpoint) for \(setup.configuration.workers.count) workers, model \(setup.fingerprint.prefix(12))")
-        let scheduler = try CoordinatorScheduler(configuration: setup.configuration, control: control,
-                                                 preparation: CoordinatorScheduler.preparation(for: setup.configuration))
+        let scheduler = try CoordinatorScheduler(configuration: setup.configuration, plan: setup.plan, control: control,
+                                                 preparation: CoordinatorScheduler.preparation(for: setup.configuration),
+                                                 heartbeatTimeout: .seconds(heartbeatTimeout),
+                                                 replacementGrace: .seconds(replacementGrace),
+                                                 log: { logLine("coordinator", $0) })
         logLine("coordinator", "serving clients on \(scheduler.endpoint)")
         let server = Task { await control.run() }
         let clients = Task { await scheduler.run() }
@@ -123,7 +137,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 throw ClusterConfigurationError(file: options.cluster, field: "workers[\(index)].port",
                                                 "is missing; llm stage '\(name)' after the first must receive activations on a port")
             }
-            stage = try LLMStageWorker(store: store, configuration: setup.model.llm, layers: placement.layers, weightFormat: format)
+            stage = try LLMStageWorker(store: store, configuration: setup.model.llm, layers: placement.layers, weightFormat: format,
+                                       activationEncoding: setup.configuration.activationEncoding == "int8" ? .int8Row : .f32)
         }
 
         let link = try WorkerControlLink(identity: identity, coordinatorEndpoint: setup.configuration.coordinator.control)
@@ -133,13 +148,12 @@ struct WorkerCommand: AsyncParsableCommand {
         logLine(name, "registered as \(placement.role.rawValue)\(placement.role == .llm ? " layers \(placement.layers.lowerBound)..<\(placement.layers.upperBound)" : "")\(next)")
         print("worker \(name) registered")
         fflush(stdout)
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try link.heartbeat()
-                try await Task.sleep(for: .seconds(1))
-            }
+        let resident = stage
+        // On its own thread, so a long forward pass holding the concurrency pool cannot delay it.
+        let heartbeat = HeartbeatThread {
+            try? link.heartbeat(activeSequences: resident?.activeSequences ?? 0, kvBytesUsed: resident?.kvBytesUsed ?? 0)
         }
-        defer { heartbeat.cancel() }
+        defer { heartbeat.stop() }
         if let vision {
             await vision.serve(link)
         } else if let stage {
@@ -147,4 +161,23 @@ struct WorkerCommand: AsyncParsableCommand {
                                   nextStageEndpoint: reply.nextStageEndpoint.isEmpty ? nil : reply.nextStageEndpoint)
         }
     }
+}
+
+/// Calls `beat` once a second on a dedicated thread until `stop()`.
+final class HeartbeatThread: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(_ beat: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            while !lock.withLock({ stopped }) {
+                beat()
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        thread.name = "heartbeat"
+        thread.start()
+    }
+
+    func stop() { lock.withLock { stopped = true } }
 }

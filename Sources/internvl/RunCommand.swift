@@ -35,6 +35,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the cluster's answer (with -c); exit code 1 when it does not come.")
     var timeout: Int = 600
 
+    @Option(help: ArgumentHelp("With -c: interactive (scheduled first) or batch (fills what interactive work leaves).",
+                               valueName: "interactive|batch"))
+    var priority: String = "interactive"
+
     @Option(name: [.customShort("p"), .long], help: "The question.")
     var prompt: String
 
@@ -98,6 +102,9 @@ struct RunCommand: ParsableCommand {
             }
         } else {
             guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1") }
+            guard ["interactive", "batch"].contains(priority) else {
+                throw ValidationError("--priority '\(priority)' is not one of interactive, batch")
+            }
         }
         if let maxTiles, !(1...40).contains(maxTiles) { throw ValidationError("--max-tiles \(maxTiles) is outside 1...40") }
         guard maxNewTokens >= 1 else { throw ValidationError("-n/--max-new-tokens must be at least 1") }
@@ -146,6 +153,7 @@ struct RunCommand: ParsableCommand {
         request.sampling.topP = topP
         request.sampling.repetitionPenalty = repetitionPenalty
         request.sampling.seed = seed
+        request.priority = priority == "batch" ? .batch : .interactive
         var files: [(name: String, bytes: [UInt8])] = []
         for path in images {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -154,10 +162,24 @@ struct RunCommand: ParsableCommand {
             files.append((name: path, bytes: [UInt8](data)))
         }
         let videoFrames = try video.map { try VideoFrames.load(path: $0, segments: frames, maxPixels: maxImagePixels) } ?? []
+        // Ctrl-C or SIGTERM cancels the request on the cluster (the coordinator answers "cancelled").
+        let cancellation = ClusterClient.Cancellation()
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { cancellation.cancel() }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        let streamToStdout: ((Internvl_V1_GenerateDelta) -> Void)? = json ? nil : { delta in
+            if !delta.text.isEmpty { FileHandle.standardOutput.write(Data(delta.text.utf8)) }
+        }
         let result: Internvl_V1_GenerateResult
         do {
             result = try ClusterClient.generate(request, images: files, videoFrames: videoFrames,
-                                                endpoint: configuration.coordinator.clients, timeout: .seconds(timeout))
+                                                endpoint: configuration.coordinator.clients, timeout: .seconds(timeout),
+                                                cancellation: cancellation, onDelta: streamToStdout)
         } catch let error as ClusterClient.RequestError where error.isInputError {
             throw InputError(error.message)
         }
@@ -168,7 +190,6 @@ struct RunCommand: ParsableCommand {
         timings.decode = result.decodeSeconds
         timings.promptTokens = result.promptIds.count
         timings.generatedTokens = result.ids.count
-        if !json { FileHandle.standardOutput.write(Data(result.text.utf8)) }
         try printResponse(promptIDs: result.promptIds.map(Int.init), ids: result.ids.map(Int.init), text: result.text,
                           tiles: result.tiles.map(Int.init), timings: timings, loadSeconds: 0)
     }

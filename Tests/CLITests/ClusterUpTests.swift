@@ -1,6 +1,8 @@
+import Cluster
 import Foundation
 import Testing
 import TestSupport
+import Wire
 
 /// `internvl cluster up`: real child processes, a real crash, a real restart.
 @Suite(.serialized) struct ClusterUpTests {
@@ -47,5 +49,46 @@ import TestSupport
         #expect(up.waitForExit(timeout: 15) != nil)
         Thread.sleep(forTimeInterval: 0.5)
         #expect(pids(matching: [file.path]).isEmpty, "no process of the cluster is left")
+    }
+    /// `kill -9` of the last LLM stage in the middle of a request: `cluster up` restarts it, the coordinator
+    /// prefills the sequence again from its prompt and the tokens so far, and the answer keeps the golden tokens.
+    @Test func aKilledStageMidRequestIsReplacedAndTheRequestKeepsItsGoldenTokens() throws {
+        let golden = try #require(try RunCLITests.cases().first { $0.name == "single_image" })
+        let ports = FreePorts.take(4)
+        let file = try Fixtures.temporaryDirectory().appendingPathComponent("cluster.yaml")
+        try """
+            model: { path: \(Fixtures.tinyModel.path) }
+            coordinator: { control: "tcp://127.0.0.1:\(ports[0])", clients: "tcp://127.0.0.1:\(ports[1])" }
+            workers:
+              - { name: vit-a, role: vision }
+              - { name: llm-a, role: llm, kv_cache_mb: 64, port: \(ports[2]) }
+              - { name: llm-b, role: llm, kv_cache_mb: 64, port: \(ports[3]) }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let up = try BackgroundProcess(["cluster", "up", "-c", file.path])
+        defer { up.stop() }
+        #expect(up.waitFor("cluster up: 4 local processes"), "\(up.text)")
+        let victims = pids(matching: ["worker", file.path, "--name llm-b"])
+        try #require(victims.count == 1)
+
+        var request = Internvl_V1_GenerateRequest()
+        request.question = golden.question
+        request.maxNewTokens = UInt32(golden.maxNewTokens)
+        request.maxTiles = UInt32(golden.maxTiles ?? 0)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: golden.images[0])))
+        var killedAfter = 0
+        let result = try ClusterClient.generate(request, images: [(name: "image", bytes: bytes)],
+                                                endpoint: "tcp://127.0.0.1:\(ports[1])", timeout: .seconds(110)) { delta in
+            if killedAfter == 0 {
+                killedAfter = delta.tokenIds.count
+                for pid in victims { kill(pid, SIGKILL) }
+            }
+        }
+        #expect(killedAfter == 1)
+        #expect(up.text.contains("llm-b exited with status 9"), "\(up.text)")
+        // The sequence was running when the replacement registered: it was prefilled again, not lost.
+        #expect(up.text.contains("worker llm-b registered again: 1 sequences are prefilled again"), "\(up.text)")
+        let ids = result.ids.map(Int.init)
+        #expect(ids.count == golden.maxNewTokens)
+        #expect(Array(ids.prefix(golden.decisiveSteps)) == Array(golden.generatedIDs.prefix(golden.decisiveSteps)))
     }
 }

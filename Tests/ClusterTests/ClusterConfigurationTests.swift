@@ -81,9 +81,14 @@ import TestSupport
         #expect(throws: ClusterConfigurationError.self) {
             try plan(base.replacingOccurrences(of: "layers: [1, 2]", with: "layers: [1, 3]"))
         }
-        // 1 MiB over one layer holds 2048 tokens, less than 8192 + 1024.
-        #expect { try plan(base.replacingOccurrences(of: "layers: [0, 1], kv_cache_mb: 64", with: "layers: [0, 1], kv_cache_mb: 1")) } throws: {
-            "\($0)".contains("workers[1].kv_cache_mb") && "\($0)".contains("2048 tokens")
+        // 1 MiB over one layer holds 2048 tokens: less than one maximal request (8192 + 1024), so the coordinator
+        // refuses long requests at admission, but enough for short ones; 4096 new tokens cannot fit any request.
+        let small = try plan(base.replacingOccurrences(of: "layers: [0, 1], kv_cache_mb: 64", with: "layers: [0, 1], kv_cache_mb: 1"))
+        #expect(small.placements[1].kvTokenCapacity == 2048)
+        #expect(small.kvBytesPerPositionPerLayer == 512)
+        #expect { try plan(base.replacingOccurrences(of: "layers: [0, 1], kv_cache_mb: 64", with: "layers: [0, 1], kv_cache_mb: 1")
+                           + "\nlimits: { max_new_tokens: 4096 }") } throws: {
+            "\($0)".contains("workers[1].kv_cache_mb") && "\($0)".contains("2048 tokens") && "\($0)".contains("4097")
         }
         #expect { try plan(base.replacingOccurrences(of: "{ name: vit, role: vision }", with: "{ name: vit, role: vision, memory_mb: 0 }")) } throws: {
             "\($0)".contains("workers[0].memory_mb")

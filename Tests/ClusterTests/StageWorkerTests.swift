@@ -132,4 +132,45 @@ import Wire
         #expect(mismatch.token == nil)
         #expect(mismatch.error?.message.contains("\(rows)") == true, "\(mismatch.error?.message ?? "")")
     }
+    /// With `activations: int8` a stage sends one byte per hidden value plus a float scale per row; the values are
+    /// within half a quantization step of the f32 ones, and the next stage samples from them.
+    @Test func int8ActivationsTravelAsOneBytePerValueWithARowScale() throws {
+        let configuration = try InternVLConfiguration(directory: directory)
+        let exactStage = try LLMStageWorker(store: CheckpointStore(directory: directory), configuration: configuration.llm,
+                                            layers: 0..<1, weightFormat: .bf16)
+        let compressingStage = try LLMStageWorker(store: CheckpointStore(directory: directory), configuration: configuration.llm,
+                                                  layers: 0..<1, weightFormat: .bf16, activationEncoding: .int8Row)
+        let last = try stages().1
+        let prompt = [1, 1535, 1285, 1304, 268, 482, 1288, 231, 192]
+        var batch = Internvl_V1_ForwardBatch()
+        batch.chunks = [chunk(sequence: 3, start: 0, ids: prompt, maxPositions: 16)]
+        guard case .nextStage(let exact) = exactStage.process(batch, frames: []),
+              case .nextStage(let compressed) = compressingStage.process(batch, frames: []),
+              case .forwardBatch(let exactBatch) = exact.envelope.body,
+              case .forwardBatch(let compressedBatch) = compressed.envelope.body else {
+            Issue.record("the first stage did not forward hidden states")
+            return
+        }
+        #expect(exactBatch.hiddenStates.encoding == .f32)
+        #expect(compressedBatch.hiddenStates.encoding == .int8Row)
+        let (rows, columns) = try TensorFrames.validate(compressedBatch.hiddenStates, in: compressed.tensorFrames)
+        #expect(rows == prompt.count && columns == configuration.llm.hiddenSize)
+        #expect(compressed.tensorFrames[Int(compressedBatch.hiddenStates.dataFrame)].count == rows * columns)
+        var reference = [Float](repeating: 0, count: rows * columns)
+        var decoded = [Float](repeating: 0, count: rows * columns)
+        try reference.withUnsafeMutableBufferPointer { try TensorFrames.read(exactBatch.hiddenStates, from: exact.tensorFrames, into: $0.baseAddress!) }
+        try decoded.withUnsafeMutableBufferPointer { try TensorFrames.read(compressedBatch.hiddenStates, from: compressed.tensorFrames, into: $0.baseAddress!) }
+        for row in 0..<rows {
+            let values = reference[(row * columns)..<((row + 1) * columns)]
+            let step = values.map(abs).max()! / 127
+            let worst = zip(values, decoded[(row * columns)..<((row + 1) * columns)]).map { abs($0 - $1) }.max()!
+            #expect(worst <= step * 0.5001, "row \(row): error \(worst), step \(step)")
+        }
+        guard case .coordinator(let out) = last.process(compressedBatch, frames: compressed.tensorFrames),
+              case .sampledTokens(let tokens) = out.envelope.body else {
+            Issue.record("the last stage did not sample from int8 hidden states")
+            return
+        }
+        #expect(tokens.tokens.map(\.sequenceID) == [3])
+    }
 }

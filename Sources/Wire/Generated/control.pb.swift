@@ -101,6 +101,45 @@ public nonisolated enum Internvl_V1_WorkerRole: SwiftProtobuf.Enum, Swift.CaseIt
 
 }
 
+/// How urgently a request wants the LLM stages.
+public nonisolated enum Internvl_V1_Priority: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// A person waits for the answer: scheduled before batch work (the default).
+  case interactive // = 0
+
+  /// Throughput work (captioning, jobs): fills what interactive requests leave.
+  case batch // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .interactive
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .interactive
+    case 1: self = .batch
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .interactive: return 0
+    case .batch: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Internvl_V1_Priority] = [
+    .interactive,
+    .batch,
+  ]
+
+}
+
 /// Worker -> coordinator, first message on the control socket.
 public nonisolated struct Internvl_V1_Register: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -401,6 +440,9 @@ public nonisolated struct Internvl_V1_ErrorReport: Sendable {
 
   public var sequenceID: UInt64 = 0
 
+  /// The forward micro-batch that failed (0 when the failure is not about a batch).
+  public var batchID: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Code: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -457,52 +499,165 @@ public nonisolated struct Internvl_V1_ErrorReport: Sendable {
 }
 
 /// Client -> coordinator: one question, answered like `internvl run` (single round).
-public nonisolated struct Internvl_V1_GenerateRequest: Sendable {
+public nonisolated struct Internvl_V1_GenerateRequest: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
+
+  public var question: String {
+    get {_storage._question}
+    set {_uniqueStorage()._question = newValue}
+  }
+
+  /// Replaces the template's default system message when has_system_message is set.
+  public var systemMessage: String {
+    get {_storage._systemMessage}
+    set {_uniqueStorage()._systemMessage = newValue}
+  }
+
+  public var hasSystemMessage_p: Bool {
+    get {_storage._hasSystemMessage_p}
+    set {_uniqueStorage()._hasSystemMessage_p = newValue}
+  }
+
+  /// Tiles per image, 1...40; 0 = the model's max_dynamic_patch.
+  public var maxTiles: UInt32 {
+    get {_storage._maxTiles}
+    set {_uniqueStorage()._maxTiles = newValue}
+  }
+
+  public var maxNewTokens: UInt32 {
+    get {_storage._maxNewTokens}
+    set {_uniqueStorage()._maxNewTokens = newValue}
+  }
+
+  /// Temperature 0 = greedy.
+  public var sampling: Internvl_V1_SamplingParams {
+    get {_storage._sampling ?? Internvl_V1_SamplingParams()}
+    set {_uniqueStorage()._sampling = newValue}
+  }
+  /// Returns true if `sampling` has been explicitly set.
+  public var hasSampling: Bool {_storage._sampling != nil}
+  /// Clears the value of `sampling`. Subsequent reads from it will return its default value.
+  public mutating func clearSampling() {_uniqueStorage()._sampling = nil}
+
+  /// All images' tiles in one <img> block.
+  public var combineImages: Bool {
+    get {_storage._combineImages}
+    set {_uniqueStorage()._combineImages = newValue}
+  }
+
+  /// Encoded image files (JPEG, PNG), each in its own frame: indices among the frames after the envelope.
+  public var imageFrames: [UInt32] {
+    get {_storage._imageFrames}
+    set {_uniqueStorage()._imageFrames = newValue}
+  }
+
+  /// A name per image (its file name), used in error messages.
+  public var imageNames: [String] {
+    get {_storage._imageNames}
+    set {_uniqueStorage()._imageNames = newValue}
+  }
+
+  /// Decoded video frames (one tile each, `FrameN: <image>` lines before the question); not with images.
+  public var videoFrames: [Internvl_V1_RawFrame] {
+    get {_storage._videoFrames}
+    set {_uniqueStorage()._videoFrames = newValue}
+  }
+
+  public var priority: Internvl_V1_Priority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  /// Send a GenerateDelta for every sampled token before the final GenerateResult.
+  public var stream: Bool {
+    get {_storage._stream}
+    set {_uniqueStorage()._stream = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Coordinator -> client: the tokens sampled for a streaming request since the last delta, and the text they made
+/// final (the model's streaming detokenizer: never half a character; the stop token adds no text).
+public nonisolated struct Internvl_V1_GenerateDelta: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var requestID: UInt64 = 0
 
-  public var question: String = String()
+  public var tokenIds: [UInt32] = []
 
-  /// Replaces the template's default system message when has_system_message is set.
-  public var systemMessage: String = String()
-
-  public var hasSystemMessage_p: Bool = false
-
-  /// Tiles per image, 1...40; 0 = the model's max_dynamic_patch.
-  public var maxTiles: UInt32 = 0
-
-  public var maxNewTokens: UInt32 = 0
-
-  /// Temperature 0 = greedy.
-  public var sampling: Internvl_V1_SamplingParams {
-    get {_sampling ?? Internvl_V1_SamplingParams()}
-    set {_sampling = newValue}
-  }
-  /// Returns true if `sampling` has been explicitly set.
-  public var hasSampling: Bool {self._sampling != nil}
-  /// Clears the value of `sampling`. Subsequent reads from it will return its default value.
-  public mutating func clearSampling() {self._sampling = nil}
-
-  /// All images' tiles in one <img> block.
-  public var combineImages: Bool = false
-
-  /// Encoded image files (JPEG, PNG), each in its own frame: indices among the frames after the envelope.
-  public var imageFrames: [UInt32] = []
-
-  /// A name per image (its file name), used in error messages.
-  public var imageNames: [String] = []
-
-  /// Decoded video frames (one tile each, `FrameN: <image>` lines before the question); not with images.
-  public var videoFrames: [Internvl_V1_RawFrame] = []
+  public var text: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
 
-  fileprivate var _sampling: Internvl_V1_SamplingParams? = nil
+/// Client -> coordinator: what the cluster holds right now.
+public nonisolated struct Internvl_V1_StatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Coordinator -> client: the answer to StatusRequest.
+public nonisolated struct Internvl_V1_ClusterStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var workers: [Internvl_V1_ClusterStatus.Worker] = []
+
+  /// Requests waiting (for vision, KV room or a replacement worker) and sequences on the LLM stages.
+  public var waitingRequests: UInt32 = 0
+
+  public var runningSequences: UInt32 = 0
+
+  /// LLM micro-batches in flight.
+  public var batchesInFlight: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Worker: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var name: String = String()
+
+    public var registered: Bool = false
+
+    /// Whether its heartbeats arrive (false once they stop for a few intervals).
+    public var alive: Bool = false
+
+    /// From the worker's last heartbeat.
+    public var activeSequences: UInt32 = 0
+
+    public var kvCacheBytesUsed: UInt64 = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
 }
 
 /// A decoded RGB picture carried in its own frame: width * height * 3 bytes, row-major.
@@ -561,115 +716,133 @@ public nonisolated struct Internvl_V1_GenerateResult: Sendable {
 }
 
 /// The outer message of every frame sequence on every cluster socket.
-public nonisolated struct Internvl_V1_Envelope: @unchecked Sendable {
+public nonisolated struct Internvl_V1_Envelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var protocolVersion: Internvl_V1_ProtocolVersion {
-    get {_storage._protocolVersion}
-    set {_uniqueStorage()._protocolVersion = newValue}
-  }
+  public var protocolVersion: Internvl_V1_ProtocolVersion = .unspecified
 
-  public var body: OneOf_Body? {
-    get {return _storage._body}
-    set {_uniqueStorage()._body = newValue}
-  }
+  public var body: Internvl_V1_Envelope.OneOf_Body? = nil
 
   public var register: Internvl_V1_Register {
     get {
-      if case .register(let v)? = _storage._body {return v}
+      if case .register(let v)? = body {return v}
       return Internvl_V1_Register()
     }
-    set {_uniqueStorage()._body = .register(newValue)}
+    set {body = .register(newValue)}
   }
 
   public var registerReply: Internvl_V1_RegisterReply {
     get {
-      if case .registerReply(let v)? = _storage._body {return v}
+      if case .registerReply(let v)? = body {return v}
       return Internvl_V1_RegisterReply()
     }
-    set {_uniqueStorage()._body = .registerReply(newValue)}
+    set {body = .registerReply(newValue)}
   }
 
   public var heartbeat: Internvl_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = _storage._body {return v}
+      if case .heartbeat(let v)? = body {return v}
       return Internvl_V1_Heartbeat()
     }
-    set {_uniqueStorage()._body = .heartbeat(newValue)}
+    set {body = .heartbeat(newValue)}
   }
 
   public var forwardBatch: Internvl_V1_ForwardBatch {
     get {
-      if case .forwardBatch(let v)? = _storage._body {return v}
+      if case .forwardBatch(let v)? = body {return v}
       return Internvl_V1_ForwardBatch()
     }
-    set {_uniqueStorage()._body = .forwardBatch(newValue)}
+    set {body = .forwardBatch(newValue)}
   }
 
   public var sampledTokens: Internvl_V1_SampledTokens {
     get {
-      if case .sampledTokens(let v)? = _storage._body {return v}
+      if case .sampledTokens(let v)? = body {return v}
       return Internvl_V1_SampledTokens()
     }
-    set {_uniqueStorage()._body = .sampledTokens(newValue)}
+    set {body = .sampledTokens(newValue)}
   }
 
   public var visionRequest: Internvl_V1_VisionRequest {
     get {
-      if case .visionRequest(let v)? = _storage._body {return v}
+      if case .visionRequest(let v)? = body {return v}
       return Internvl_V1_VisionRequest()
     }
-    set {_uniqueStorage()._body = .visionRequest(newValue)}
+    set {body = .visionRequest(newValue)}
   }
 
   public var visionResult: Internvl_V1_VisionResult {
     get {
-      if case .visionResult(let v)? = _storage._body {return v}
+      if case .visionResult(let v)? = body {return v}
       return Internvl_V1_VisionResult()
     }
-    set {_uniqueStorage()._body = .visionResult(newValue)}
+    set {body = .visionResult(newValue)}
   }
 
   public var freeSequences: Internvl_V1_FreeSequences {
     get {
-      if case .freeSequences(let v)? = _storage._body {return v}
+      if case .freeSequences(let v)? = body {return v}
       return Internvl_V1_FreeSequences()
     }
-    set {_uniqueStorage()._body = .freeSequences(newValue)}
+    set {body = .freeSequences(newValue)}
   }
 
   public var cancel: Internvl_V1_Cancel {
     get {
-      if case .cancel(let v)? = _storage._body {return v}
+      if case .cancel(let v)? = body {return v}
       return Internvl_V1_Cancel()
     }
-    set {_uniqueStorage()._body = .cancel(newValue)}
+    set {body = .cancel(newValue)}
   }
 
   public var error: Internvl_V1_ErrorReport {
     get {
-      if case .error(let v)? = _storage._body {return v}
+      if case .error(let v)? = body {return v}
       return Internvl_V1_ErrorReport()
     }
-    set {_uniqueStorage()._body = .error(newValue)}
+    set {body = .error(newValue)}
   }
 
   public var generateRequest: Internvl_V1_GenerateRequest {
     get {
-      if case .generateRequest(let v)? = _storage._body {return v}
+      if case .generateRequest(let v)? = body {return v}
       return Internvl_V1_GenerateRequest()
     }
-    set {_uniqueStorage()._body = .generateRequest(newValue)}
+    set {body = .generateRequest(newValue)}
   }
 
   public var generateResult: Internvl_V1_GenerateResult {
     get {
-      if case .generateResult(let v)? = _storage._body {return v}
+      if case .generateResult(let v)? = body {return v}
       return Internvl_V1_GenerateResult()
     }
-    set {_uniqueStorage()._body = .generateResult(newValue)}
+    set {body = .generateResult(newValue)}
+  }
+
+  public var generateDelta: Internvl_V1_GenerateDelta {
+    get {
+      if case .generateDelta(let v)? = body {return v}
+      return Internvl_V1_GenerateDelta()
+    }
+    set {body = .generateDelta(newValue)}
+  }
+
+  public var statusRequest: Internvl_V1_StatusRequest {
+    get {
+      if case .statusRequest(let v)? = body {return v}
+      return Internvl_V1_StatusRequest()
+    }
+    set {body = .statusRequest(newValue)}
+  }
+
+  public var clusterStatus: Internvl_V1_ClusterStatus {
+    get {
+      if case .clusterStatus(let v)? = body {return v}
+      return Internvl_V1_ClusterStatus()
+    }
+    set {body = .clusterStatus(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -687,12 +860,13 @@ public nonisolated struct Internvl_V1_Envelope: @unchecked Sendable {
     case error(Internvl_V1_ErrorReport)
     case generateRequest(Internvl_V1_GenerateRequest)
     case generateResult(Internvl_V1_GenerateResult)
+    case generateDelta(Internvl_V1_GenerateDelta)
+    case statusRequest(Internvl_V1_StatusRequest)
+    case clusterStatus(Internvl_V1_ClusterStatus)
 
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -705,6 +879,10 @@ nonisolated extension Internvl_V1_ProtocolVersion: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Internvl_V1_WorkerRole: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WORKER_ROLE_UNSPECIFIED\0\u{1}WORKER_ROLE_VISION\0\u{1}WORKER_ROLE_LLM\0")
+}
+
+nonisolated extension Internvl_V1_Priority: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PRIORITY_INTERACTIVE\0\u{1}PRIORITY_BATCH\0")
 }
 
 nonisolated extension Internvl_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1255,7 +1433,7 @@ nonisolated extension Internvl_V1_Cancel: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Internvl_V1_ErrorReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ErrorReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{3}sequence_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{3}sequence_id\0\u{3}batch_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1266,6 +1444,7 @@ nonisolated extension Internvl_V1_ErrorReport: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sequenceID) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.batchID) }()
       default: break
       }
     }
@@ -1281,6 +1460,9 @@ nonisolated extension Internvl_V1_ErrorReport: SwiftProtobuf.Message, SwiftProto
     if self.sequenceID != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequenceID, fieldNumber: 3)
     }
+    if self.batchID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.batchID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1288,6 +1470,7 @@ nonisolated extension Internvl_V1_ErrorReport: SwiftProtobuf.Message, SwiftProto
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
     if lhs.sequenceID != rhs.sequenceID {return false}
+    if lhs.batchID != rhs.batchID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1299,7 +1482,161 @@ nonisolated extension Internvl_V1_ErrorReport.Code: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}question\0\u{3}system_message\0\u{3}has_system_message\0\u{3}max_tiles\0\u{3}max_new_tokens\0\u{1}sampling\0\u{3}combine_images\0\u{3}image_frames\0\u{3}image_names\0\u{3}video_frames\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}question\0\u{3}system_message\0\u{3}has_system_message\0\u{3}max_tiles\0\u{3}max_new_tokens\0\u{1}sampling\0\u{3}combine_images\0\u{3}image_frames\0\u{3}image_names\0\u{3}video_frames\0\u{1}priority\0\u{1}stream\0")
+
+  fileprivate class _StorageClass {
+    var _requestID: UInt64 = 0
+    var _question: String = String()
+    var _systemMessage: String = String()
+    var _hasSystemMessage_p: Bool = false
+    var _maxTiles: UInt32 = 0
+    var _maxNewTokens: UInt32 = 0
+    var _sampling: Internvl_V1_SamplingParams? = nil
+    var _combineImages: Bool = false
+    var _imageFrames: [UInt32] = []
+    var _imageNames: [String] = []
+    var _videoFrames: [Internvl_V1_RawFrame] = []
+    var _priority: Internvl_V1_Priority = .interactive
+    var _stream: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _requestID = source._requestID
+      _question = source._question
+      _systemMessage = source._systemMessage
+      _hasSystemMessage_p = source._hasSystemMessage_p
+      _maxTiles = source._maxTiles
+      _maxNewTokens = source._maxNewTokens
+      _sampling = source._sampling
+      _combineImages = source._combineImages
+      _imageFrames = source._imageFrames
+      _imageNames = source._imageNames
+      _videoFrames = source._videoFrames
+      _priority = source._priority
+      _stream = source._stream
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._question) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._systemMessage) }()
+        case 4: try { try decoder.decodeSingularBoolField(value: &_storage._hasSystemMessage_p) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxTiles) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._maxNewTokens) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._sampling) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._combineImages) }()
+        case 9: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._imageFrames) }()
+        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._imageNames) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._videoFrames) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._stream) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._requestID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 1)
+      }
+      if !_storage._question.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._question, fieldNumber: 2)
+      }
+      if !_storage._systemMessage.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._systemMessage, fieldNumber: 3)
+      }
+      if _storage._hasSystemMessage_p != false {
+        try visitor.visitSingularBoolField(value: _storage._hasSystemMessage_p, fieldNumber: 4)
+      }
+      if _storage._maxTiles != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._maxTiles, fieldNumber: 5)
+      }
+      if _storage._maxNewTokens != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._maxNewTokens, fieldNumber: 6)
+      }
+      try { if let v = _storage._sampling {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if _storage._combineImages != false {
+        try visitor.visitSingularBoolField(value: _storage._combineImages, fieldNumber: 8)
+      }
+      if !_storage._imageFrames.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._imageFrames, fieldNumber: 9)
+      }
+      if !_storage._imageNames.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._imageNames, fieldNumber: 10)
+      }
+      if !_storage._videoFrames.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._videoFrames, fieldNumber: 11)
+      }
+      if _storage._priority != .interactive {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 12)
+      }
+      if _storage._stream != false {
+        try visitor.visitSingularBoolField(value: _storage._stream, fieldNumber: 13)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_GenerateRequest, rhs: Internvl_V1_GenerateRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._question != rhs_storage._question {return false}
+        if _storage._systemMessage != rhs_storage._systemMessage {return false}
+        if _storage._hasSystemMessage_p != rhs_storage._hasSystemMessage_p {return false}
+        if _storage._maxTiles != rhs_storage._maxTiles {return false}
+        if _storage._maxNewTokens != rhs_storage._maxNewTokens {return false}
+        if _storage._sampling != rhs_storage._sampling {return false}
+        if _storage._combineImages != rhs_storage._combineImages {return false}
+        if _storage._imageFrames != rhs_storage._imageFrames {return false}
+        if _storage._imageNames != rhs_storage._imageNames {return false}
+        if _storage._videoFrames != rhs_storage._videoFrames {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._stream != rhs_storage._stream {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_GenerateDelta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenerateDelta"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}token_ids\0\u{1}text\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1308,74 +1645,144 @@ nonisolated extension Internvl_V1_GenerateRequest: SwiftProtobuf.Message, SwiftP
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.question) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.systemMessage) }()
-      case 4: try { try decoder.decodeSingularBoolField(value: &self.hasSystemMessage_p) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.maxTiles) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxNewTokens) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._sampling) }()
-      case 8: try { try decoder.decodeSingularBoolField(value: &self.combineImages) }()
-      case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.imageFrames) }()
-      case 10: try { try decoder.decodeRepeatedStringField(value: &self.imageNames) }()
-      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.videoFrames) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.tokenIds) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.text) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
     if self.requestID != 0 {
       try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 1)
     }
-    if !self.question.isEmpty {
-      try visitor.visitSingularStringField(value: self.question, fieldNumber: 2)
+    if !self.tokenIds.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.tokenIds, fieldNumber: 2)
     }
-    if !self.systemMessage.isEmpty {
-      try visitor.visitSingularStringField(value: self.systemMessage, fieldNumber: 3)
-    }
-    if self.hasSystemMessage_p != false {
-      try visitor.visitSingularBoolField(value: self.hasSystemMessage_p, fieldNumber: 4)
-    }
-    if self.maxTiles != 0 {
-      try visitor.visitSingularUInt32Field(value: self.maxTiles, fieldNumber: 5)
-    }
-    if self.maxNewTokens != 0 {
-      try visitor.visitSingularUInt32Field(value: self.maxNewTokens, fieldNumber: 6)
-    }
-    try { if let v = self._sampling {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if self.combineImages != false {
-      try visitor.visitSingularBoolField(value: self.combineImages, fieldNumber: 8)
-    }
-    if !self.imageFrames.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.imageFrames, fieldNumber: 9)
-    }
-    if !self.imageNames.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.imageNames, fieldNumber: 10)
-    }
-    if !self.videoFrames.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.videoFrames, fieldNumber: 11)
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Internvl_V1_GenerateRequest, rhs: Internvl_V1_GenerateRequest) -> Bool {
+  public static func ==(lhs: Internvl_V1_GenerateDelta, rhs: Internvl_V1_GenerateDelta) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
-    if lhs.question != rhs.question {return false}
-    if lhs.systemMessage != rhs.systemMessage {return false}
-    if lhs.hasSystemMessage_p != rhs.hasSystemMessage_p {return false}
-    if lhs.maxTiles != rhs.maxTiles {return false}
-    if lhs.maxNewTokens != rhs.maxNewTokens {return false}
-    if lhs._sampling != rhs._sampling {return false}
-    if lhs.combineImages != rhs.combineImages {return false}
-    if lhs.imageFrames != rhs.imageFrames {return false}
-    if lhs.imageNames != rhs.imageNames {return false}
-    if lhs.videoFrames != rhs.videoFrames {return false}
+    if lhs.tokenIds != rhs.tokenIds {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_StatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StatusRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_StatusRequest, rhs: Internvl_V1_StatusRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_ClusterStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ClusterStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}workers\0\u{3}waiting_requests\0\u{3}running_sequences\0\u{3}batches_in_flight\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.workers) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.waitingRequests) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.runningSequences) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.batchesInFlight) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.workers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.workers, fieldNumber: 1)
+    }
+    if self.waitingRequests != 0 {
+      try visitor.visitSingularUInt32Field(value: self.waitingRequests, fieldNumber: 2)
+    }
+    if self.runningSequences != 0 {
+      try visitor.visitSingularUInt32Field(value: self.runningSequences, fieldNumber: 3)
+    }
+    if self.batchesInFlight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.batchesInFlight, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_ClusterStatus, rhs: Internvl_V1_ClusterStatus) -> Bool {
+    if lhs.workers != rhs.workers {return false}
+    if lhs.waitingRequests != rhs.waitingRequests {return false}
+    if lhs.runningSequences != rhs.runningSequences {return false}
+    if lhs.batchesInFlight != rhs.batchesInFlight {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Internvl_V1_ClusterStatus.Worker: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Internvl_V1_ClusterStatus.protoMessageName + ".Worker"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}registered\0\u{1}alive\0\u{3}active_sequences\0\u{3}kv_cache_bytes_used\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.registered) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.alive) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.activeSequences) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.kvCacheBytesUsed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.registered != false {
+      try visitor.visitSingularBoolField(value: self.registered, fieldNumber: 2)
+    }
+    if self.alive != false {
+      try visitor.visitSingularBoolField(value: self.alive, fieldNumber: 3)
+    }
+    if self.activeSequences != 0 {
+      try visitor.visitSingularUInt32Field(value: self.activeSequences, fieldNumber: 4)
+    }
+    if self.kvCacheBytesUsed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.kvCacheBytesUsed, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Internvl_V1_ClusterStatus.Worker, rhs: Internvl_V1_ClusterStatus.Worker) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.registered != rhs.registered {return false}
+    if lhs.alive != rhs.alive {return false}
+    if lhs.activeSequences != rhs.activeSequences {return false}
+    if lhs.kvCacheBytesUsed != rhs.kvCacheBytesUsed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1503,279 +1910,292 @@ nonisolated extension Internvl_V1_GenerateResult: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Internvl_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}register\0\u{3}register_reply\0\u{1}heartbeat\0\u{3}forward_batch\0\u{3}sampled_tokens\0\u{3}vision_request\0\u{3}vision_result\0\u{3}free_sequences\0\u{1}cancel\0\u{1}error\0\u{3}generate_request\0\u{3}generate_result\0")
-
-  fileprivate class _StorageClass {
-    var _protocolVersion: Internvl_V1_ProtocolVersion = .unspecified
-    var _body: Internvl_V1_Envelope.OneOf_Body?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _protocolVersion = source._protocolVersion
-      _body = source._body
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}register\0\u{3}register_reply\0\u{1}heartbeat\0\u{3}forward_batch\0\u{3}sampled_tokens\0\u{3}vision_request\0\u{3}vision_result\0\u{3}free_sequences\0\u{1}cancel\0\u{1}error\0\u{3}generate_request\0\u{3}generate_result\0\u{3}generate_delta\0\u{3}status_request\0\u{3}cluster_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._protocolVersion) }()
-        case 10: try {
-          var v: Internvl_V1_Register?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .register(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .register(v)
-          }
-        }()
-        case 11: try {
-          var v: Internvl_V1_RegisterReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .registerReply(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .registerReply(v)
-          }
-        }()
-        case 12: try {
-          var v: Internvl_V1_Heartbeat?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .heartbeat(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .heartbeat(v)
-          }
-        }()
-        case 13: try {
-          var v: Internvl_V1_ForwardBatch?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .forwardBatch(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .forwardBatch(v)
-          }
-        }()
-        case 14: try {
-          var v: Internvl_V1_SampledTokens?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .sampledTokens(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .sampledTokens(v)
-          }
-        }()
-        case 15: try {
-          var v: Internvl_V1_VisionRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .visionRequest(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .visionRequest(v)
-          }
-        }()
-        case 16: try {
-          var v: Internvl_V1_VisionResult?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .visionResult(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .visionResult(v)
-          }
-        }()
-        case 17: try {
-          var v: Internvl_V1_FreeSequences?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .freeSequences(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .freeSequences(v)
-          }
-        }()
-        case 18: try {
-          var v: Internvl_V1_Cancel?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .cancel(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .cancel(v)
-          }
-        }()
-        case 19: try {
-          var v: Internvl_V1_ErrorReport?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .error(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .error(v)
-          }
-        }()
-        case 20: try {
-          var v: Internvl_V1_GenerateRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .generateRequest(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .generateRequest(v)
-          }
-        }()
-        case 21: try {
-          var v: Internvl_V1_GenerateResult?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .generateResult(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .generateResult(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.protocolVersion) }()
+      case 10: try {
+        var v: Internvl_V1_Register?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .register(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .register(v)
+        }
+      }()
+      case 11: try {
+        var v: Internvl_V1_RegisterReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .registerReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .registerReply(v)
+        }
+      }()
+      case 12: try {
+        var v: Internvl_V1_Heartbeat?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .heartbeat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .heartbeat(v)
+        }
+      }()
+      case 13: try {
+        var v: Internvl_V1_ForwardBatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .forwardBatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .forwardBatch(v)
+        }
+      }()
+      case 14: try {
+        var v: Internvl_V1_SampledTokens?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .sampledTokens(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .sampledTokens(v)
+        }
+      }()
+      case 15: try {
+        var v: Internvl_V1_VisionRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .visionRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .visionRequest(v)
+        }
+      }()
+      case 16: try {
+        var v: Internvl_V1_VisionResult?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .visionResult(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .visionResult(v)
+        }
+      }()
+      case 17: try {
+        var v: Internvl_V1_FreeSequences?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .freeSequences(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .freeSequences(v)
+        }
+      }()
+      case 18: try {
+        var v: Internvl_V1_Cancel?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .cancel(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .cancel(v)
+        }
+      }()
+      case 19: try {
+        var v: Internvl_V1_ErrorReport?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .error(v)
+        }
+      }()
+      case 20: try {
+        var v: Internvl_V1_GenerateRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .generateRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .generateRequest(v)
+        }
+      }()
+      case 21: try {
+        var v: Internvl_V1_GenerateResult?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .generateResult(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .generateResult(v)
+        }
+      }()
+      case 22: try {
+        var v: Internvl_V1_GenerateDelta?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .generateDelta(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .generateDelta(v)
+        }
+      }()
+      case 23: try {
+        var v: Internvl_V1_StatusRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .statusRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .statusRequest(v)
+        }
+      }()
+      case 24: try {
+        var v: Internvl_V1_ClusterStatus?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .clusterStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .clusterStatus(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._protocolVersion != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._protocolVersion, fieldNumber: 1)
-      }
-      switch _storage._body {
-      case .register?: try {
-        guard case .register(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .registerReply?: try {
-        guard case .registerReply(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .heartbeat?: try {
-        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .forwardBatch?: try {
-        guard case .forwardBatch(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-      }()
-      case .sampledTokens?: try {
-        guard case .sampledTokens(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-      }()
-      case .visionRequest?: try {
-        guard case .visionRequest(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-      }()
-      case .visionResult?: try {
-        guard case .visionResult(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-      }()
-      case .freeSequences?: try {
-        guard case .freeSequences(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-      }()
-      case .cancel?: try {
-        guard case .cancel(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
-      }()
-      case .error?: try {
-        guard case .error(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
-      }()
-      case .generateRequest?: try {
-        guard case .generateRequest(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-      }()
-      case .generateResult?: try {
-        guard case .generateResult(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.protocolVersion != .unspecified {
+      try visitor.visitSingularEnumField(value: self.protocolVersion, fieldNumber: 1)
+    }
+    switch self.body {
+    case .register?: try {
+      guard case .register(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .registerReply?: try {
+      guard case .registerReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .heartbeat?: try {
+      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .forwardBatch?: try {
+      guard case .forwardBatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .sampledTokens?: try {
+      guard case .sampledTokens(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .visionRequest?: try {
+      guard case .visionRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .visionResult?: try {
+      guard case .visionResult(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .freeSequences?: try {
+      guard case .freeSequences(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .cancel?: try {
+      guard case .cancel(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .error?: try {
+      guard case .error(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
+    case .generateRequest?: try {
+      guard case .generateRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .generateResult?: try {
+      guard case .generateResult(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .generateDelta?: try {
+      guard case .generateDelta(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .statusRequest?: try {
+      guard case .statusRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+    }()
+    case .clusterStatus?: try {
+      guard case .clusterStatus(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Internvl_V1_Envelope, rhs: Internvl_V1_Envelope) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
-        if _storage._body != rhs_storage._body {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
