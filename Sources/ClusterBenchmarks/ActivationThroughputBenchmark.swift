@@ -7,10 +7,15 @@ import Wire
 /// decoded into floats by a receiver thread, as between two stages. The clock runs from the first send to the
 /// last decoded message.
 public struct ActivationThroughputBenchmark: Sendable {
+    /// Tokens per message (a prefill chunk).
     public var rows: Int
+    /// Floats per row (the model's hidden size H).
     public var hidden: Int
+    /// Timed messages (after two untimed ones).
     public var messages: Int
+    /// Messages that may queue on each side (the sockets' high-water marks) before the sender waits.
     public var inFlight: Int
+    /// How the activations travel.
     public var encoding: Encoding
 
     /// How the activations travel: float32, or int8 with one float32 scale per row.
@@ -21,6 +26,7 @@ public struct ActivationThroughputBenchmark: Sendable {
         var wire: Internvl_V1_TensorEncoding { self == .int8Row ? .int8Row : .f32 }
     }
 
+    /// A transfer of `messages` messages of `rows` x `hidden` activations in `encoding`.
     public init(rows: Int, hidden: Int, messages: Int, inFlight: Int = 16, encoding: Encoding) {
         self.rows = rows
         self.hidden = hidden

@@ -6,11 +6,14 @@ import Wire
 /// over PUSH/PULL tcp loopback to an echo thread that decodes it and sends the same kind of message back.
 /// One hop is half a round trip; the record holds the median and the 99th percentile.
 public struct HopLatencyBenchmark: Sendable {
+    /// Floats in the hidden-state row (the model's hidden size H).
     public var hidden: Int
+    /// Timed round trips.
     public var roundTrips: Int
     /// Round trips before timing starts (connection set-up, first allocations).
     public var warmUp: Int
 
+    /// A ping-pong of `roundTrips` timed round trips after `warmUp` untimed ones.
     public init(hidden: Int, roundTrips: Int, warmUp: Int = 20) {
         self.hidden = hidden
         self.roundTrips = roundTrips

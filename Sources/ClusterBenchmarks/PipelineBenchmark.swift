@@ -7,10 +7,15 @@ import Wire
 /// `internvl` binary, waits for "cluster ready", sends `concurrency` text-only requests at once (different
 /// prompts, greedy, `maxNewTokens` each) through `ClusterClient.generate`, and stops the cluster.
 public struct PipelineBenchmark {
+    /// The model the cluster runs (cluster.yaml `model.path`).
     public var modelDirectory: URL
+    /// Decoder layers of the model, split evenly over the stages.
     public var layerCount: Int
+    /// LLM stages (worker processes) of the cluster.
     public var stages: Int
+    /// Requests sent at once.
     public var concurrency: Int
+    /// New tokens per request at most.
     public var maxNewTokens: Int
     /// Compute threads of each LLM stage.
     public var stageThreads: Int
@@ -26,6 +31,7 @@ public struct PipelineBenchmark {
     /// Longest prompt a request may have (the prompts are one short line).
     static let maxPromptTokens = 256
 
+    /// A benchmark of one topology; nothing starts before `run`.
     public init(modelDirectory: URL, layerCount: Int, stages: Int, concurrency: Int, maxNewTokens: Int,
                 stageThreads: Int, weights: String, activations: String, kvBytesPerTokenPerLayer: Int, timeout: TimeInterval) {
         self.modelDirectory = modelDirectory

@@ -7,7 +7,9 @@ import Models
 /// layers (`Models.DecoderStage`) on one token of one sequence with `context` tokens already in its KV cache, plus
 /// the embedding lookup on the first stage and the final norm and output head on the last, as a stage worker does.
 public struct StageComputeBenchmark {
+    /// The model (Hugging Face InternVL2 layout).
     public let modelDirectory: URL
+    /// The format the stage's weights are converted to at load, as a worker does.
     public let weightFormat: WeightFormat
     /// Tokens cached before the timed steps.
     public var context: Int
@@ -17,6 +19,7 @@ public struct StageComputeBenchmark {
     public let configuration: LanguageModelConfiguration
     private let store: CheckpointStore
 
+    /// Reads the model's configuration and opens its checkpoint (weights are loaded per measured stage).
     public init(modelDirectory: URL, weightFormat: WeightFormat, context: Int, steps: Int) throws {
         self.modelDirectory = modelDirectory
         self.weightFormat = weightFormat
