@@ -295,7 +295,7 @@ import Wire
     /// A stage that dies with no replacement: after the grace period the request fails naming the worker, and
     /// the coordinator keeps running.
     @Test func aDeadStageWithoutReplacementFailsTheRequestAfterTheGrace() throws {
-        let cluster = try RunningCluster(coordinatorOptions: ["--heartbeat-timeout", "2", "--replacement-grace", "2"])
+        let cluster = try RunningCluster(coordinatorOptions: ["--heartbeat-timeout", "3", "--replacement-grace", "2"])
         try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
         var request = Internvl_V1_GenerateRequest()
         request.question = "Tell a very long story."
