@@ -68,8 +68,9 @@ public final class CoordinatorScheduler: @unchecked Sendable {
     private var nextSequence: UInt64 = 1
 
     /// Binds `coordinator.clients` of `configuration` (or `endpoint`); `preparation` must use the cluster's limits.
-    /// `log` receives one line per notable event (a worker marked dead or replaced).
-    public init(configuration: ClusterConfiguration, plan: ClusterPlan, control: CoordinatorControl,
+    /// `plan` gives the stages' KV budgets (without it they are derived from the file and the model, as
+    /// `ClusterPlan` does). `log` receives one line per notable event (a worker marked dead or replaced).
+    public init(configuration: ClusterConfiguration, plan: ClusterPlan? = nil, control: CoordinatorControl,
                 preparation: PromptPreparation, endpoint: String? = nil, workerTimeout: Duration = .seconds(300),
                 heartbeatTimeout: Duration = .seconds(5), replacementGrace: Duration = .seconds(60),
                 tokenBudget: Int = 512, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
@@ -83,7 +84,8 @@ public final class CoordinatorScheduler: @unchecked Sendable {
         visionWorker = configuration.workers.first { $0.role == .vision }?.name
         stages = configuration.workers.filter { $0.role == .llm }.map(\.name)
         planner = BatchPlanner(stageCount: max(1, stages.count), tokenBudget: tokenBudget,
-                               kv: KVLedger(stages: StageKVBudget.stages(of: plan)))
+                               kv: KVLedger(stages: plan.map(StageKVBudget.stages(of:))
+                                   ?? StageKVBudget.stages(of: configuration, model: preparation.configuration.llm)))
         (events, sink) = AsyncStream.makeStream(of: Event.self)
         let socket = try ZMQSocket(.router)
         let address = endpoint ?? configuration.coordinator.clients

@@ -1,4 +1,5 @@
 import Foundation
+import Checkpoint
 
 /// One LLM stage's KV-cache budget as the coordinator accounts it.
 public struct StageKVBudget: Sendable, Equatable {
@@ -13,6 +14,20 @@ public struct StageKVBudget: Sendable, Equatable {
         self.worker = worker
         self.budgetBytes = budgetBytes
         self.bytesPerPosition = bytesPerPosition
+    }
+
+    /// The budgets of the LLM stages of `configuration` for `model`, in pipeline order (layer ranges as in the file,
+    /// or split by speed when omitted, as `ClusterPlan` does).
+    public static func stages(of configuration: ClusterConfiguration, model: LanguageModelConfiguration) -> [StageKVBudget] {
+        let workers = configuration.workers.filter { $0.role == .llm }
+        let ranges = workers.first?.layers != nil
+            ? workers.map { ($0.layers ?? [0, 0])[0]..<($0.layers ?? [0, 0])[1] }
+            : ClusterPlan.split(layerCount: model.layerCount, speeds: workers.map { $0.speed ?? 1 })
+        let perLayer = 2 * model.kvHeadCount * model.headDim * 4
+        return zip(workers, ranges).map { worker, layers in
+            StageKVBudget(worker: worker.name, budgetBytes: (worker.kvCacheMB ?? ClusterConfiguration.Defaults.kvCacheMB) << 20,
+                          bytesPerPosition: perLayer * layers.count)
+        }
     }
 
     /// The budgets of the LLM stages of `plan`, in pipeline order.

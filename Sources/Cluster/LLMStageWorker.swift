@@ -52,10 +52,19 @@ public final class LLMStageWorker: @unchecked Sendable {
     private let residentLock = NSLock()
     private var resident = (sequences: 0, bytes: 0)
 
+    /// Called on the serving thread when the number of resident sequences changes (e.g. to send a heartbeat at once,
+    /// so the coordinator's view follows sequences that live less than a heartbeat interval).
+    public var onResidentChange: (@Sendable (_ sequences: Int, _ bytes: Int) -> Void)?
+
     private func updateResident() {
         let bytes = caches.values.reduce(0) { $0 + 2 * $1.layerCount * $1.capacity * $1.rowWidth * 4 }
         let count = caches.count
-        residentLock.withLock { resident = (count, bytes) }
+        let changed = residentLock.withLock {
+            let changed = resident.sequences != count
+            resident = (count, bytes)
+            return changed
+        }
+        if changed { onResidentChange?(count, bytes) }
     }
 
     /// Drops the KV caches (and sampling state) of `sequenceIDs`.

@@ -149,6 +149,7 @@ struct WorkerCommand: AsyncParsableCommand {
         print("worker \(name) registered")
         fflush(stdout)
         let resident = stage
+        stage?.onResidentChange = { sequences, bytes in try? link.heartbeat(activeSequences: sequences, kvBytesUsed: bytes) }
         // On its own thread, so a long forward pass holding the concurrency pool cannot delay it.
         let heartbeat = HeartbeatThread {
             try? link.heartbeat(activeSequences: resident?.activeSequences ?? 0, kvBytesUsed: resident?.kvBytesUsed ?? 0)

@@ -244,15 +244,25 @@ import Wire
         request.maxNewTokens = 1000
         let cancellation = ClusterClient.Cancellation()
         var deltas = 0
+        var residentWhileRunning: [Int] = []
         #expect {
             _ = try ClusterClient.generate(request, images: [], endpoint: cluster.clients, timeout: .seconds(110),
                                            cancellation: cancellation) { _ in
                 deltas += 1
+                guard deltas == 1 else { return }
+                // While the sequence runs, the stages' heartbeats report it resident.
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline && (residentWhileRunning.isEmpty || residentWhileRunning.contains(0)) {
+                    let status = try? ClusterClient.status(endpoint: cluster.clients, timeout: .seconds(10))
+                    residentWhileRunning = status?.workers.filter { $0.name.hasPrefix("llm") }.map { Int($0.activeSequences) } ?? []
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
                 cancellation.cancel()
             }
         } throws: { error in
             (error as? ClusterClient.RequestError)?.message == "cancelled"
         }
+        #expect(residentWhileRunning == [1, 1])
         #expect(deltas >= 1 && deltas < 1000)
 
         // `run -c` sends Cancel on SIGTERM once the text streams.
@@ -285,7 +295,7 @@ import Wire
     /// A stage that dies with no replacement: after the grace period the request fails naming the worker, and
     /// the coordinator keeps running.
     @Test func aDeadStageWithoutReplacementFailsTheRequestAfterTheGrace() throws {
-        let cluster = try RunningCluster(coordinatorOptions: ["--heartbeat-timeout", "2", "--replacement-grace", "2"])
+        let cluster = try RunningCluster(coordinatorOptions: ["--heartbeat-timeout", "3", "--replacement-grace", "2"])
         try #require(cluster.waitUntilReady(), "\(cluster.coordinator.text)")
         var request = Internvl_V1_GenerateRequest()
         request.question = "Tell a very long story."

@@ -100,6 +100,24 @@ import TestSupport
         #expect(omitted.placements.map(\.layers) == [0..<0, 0..<1, 1..<2])
     }
 
+    /// The coordinator's KV budgets per stage: kv_cache_mb, and 512 bytes per position per layer of the tiny model;
+    /// derived from the plan or from the file alone, they agree.
+    @Test func stageKVBudgetsFollowTheLayerRanges() throws {
+        let model = try InternVLConfiguration(directory: Fixtures.tinyModel)
+        let yaml = base.replacingOccurrences(of: ", layers: [0, 1], kv_cache_mb: 64", with: ", kv_cache_mb: 3")
+            .replacingOccurrences(of: ", layers: [1, 2], kv_cache_mb: 64", with: ", kv_cache_mb: 5")
+        let configuration = try ClusterConfiguration.parse(yaml, file: "c.yaml")
+        let plan = try ClusterPlan(configuration: configuration, model: model, store: CheckpointStore(directory: Fixtures.tinyModel),
+                                   file: "c.yaml")
+        let expected = [StageKVBudget(worker: "a", budgetBytes: 3 << 20, bytesPerPosition: 512),
+                        StageKVBudget(worker: "b", budgetBytes: 5 << 20, bytesPerPosition: 512)]
+        #expect(StageKVBudget.stages(of: plan) == expected)
+        #expect(StageKVBudget.stages(of: configuration, model: model.llm) == expected)
+        let one = try ClusterConfiguration.parse(base.replacingOccurrences(of: "layers: [0, 1]", with: "layers: [0, 2]")
+            .replacingOccurrences(of: "\n  - { name: b, role: llm, layers: [1, 2], kv_cache_mb: 64 }", with: ""), file: "c.yaml")
+        #expect(StageKVBudget.stages(of: one, model: model.llm) == [StageKVBudget(worker: "a", budgetBytes: 64 << 20, bytesPerPosition: 1024)])
+    }
+
     @Test func layersSplitBySpeed() {
         #expect(ClusterPlan.split(layerCount: 32, speeds: [1, 1]) == [0..<16, 16..<32])
         #expect(ClusterPlan.split(layerCount: 32, speeds: [1, 3]) == [0..<8, 8..<32])
