@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Cluster
 import ClusterBenchmarks
 import Foundation
 import Kernels

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Child processes of a benchmark cluster (a coordinator and its workers), started from one executable and
+/// Child processes of a local cluster (a coordinator and its workers, as `internvl demo` and `bench cluster` run it), started from one executable and
 /// stopped together: on `stopAll()`, on release, or from a signal handler. Their output is kept so a readiness
 /// line can be awaited and shown when something fails.
 public final class ClusterProcessGroup: @unchecked Sendable {
@@ -35,13 +35,13 @@ public final class ClusterProcessGroup: @unchecked Sendable {
         do {
             try process.run()
         } catch {
-            throw BenchmarkError("cannot start \(executable.path) \(arguments.joined(separator: " ")): \(error)")
+            throw ClusterRuntimeError(.configuration, "cannot start \(executable.path) \(arguments.joined(separator: " ")): \(error)")
         }
         lock.withLock { processes.append((name, process)) }
     }
 
     /// Waits until some child printed a line containing `needle`.
-    /// - Throws: `BenchmarkError` naming the child that exited, or the timeout, with the children's last lines.
+    /// - Throws: `ClusterRuntimeError` naming the child that exited, or the timeout, with the children's last lines.
     public func waitForLine(containing needle: String, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -50,11 +50,11 @@ public final class ClusterProcessGroup: @unchecked Sendable {
             }
             if found { return }
             if let exited {
-                throw BenchmarkError("\(exited) exited before \"\(needle)\"; last output:\n\(recentOutput())")
+                throw ClusterRuntimeError(.configuration, "\(exited) exited before \"\(needle)\"; last output:\n\(recentOutput())")
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        throw BenchmarkError("no \"\(needle)\" within \(Int(timeout)) s; last output:\n\(recentOutput())")
+        throw ClusterRuntimeError(.timeout, "no \"\(needle)\" within \(Int(timeout)) s; last output:\n\(recentOutput())")
     }
 
     /// The last lines the children printed.
