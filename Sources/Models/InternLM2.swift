@@ -45,8 +45,9 @@ final class DecoderScratch {
 /// It holds the token embeddings only when a == 0 and the final RMSNorm + output head only when b == L.
 /// `forward` runs its layers on hidden states [n, H] for the next n positions of one sequence (positions
 /// `cache.length ..< cache.length + n`, causal over everything in the cache) and returns the residual stream after
-/// its last layer, so running stage [0, k) then [k, L) gives exactly what [0, L) gives. Not thread-safe: one
-/// forward call at a time per stage (it reuses its scratch buffers).
+/// its last layer, so running stage [0, k) then [k, L) gives exactly what [0, L) gives; `forward(batch:)` does the
+/// same for several sequences in one pass (a single sequence is a batch of one). Not thread-safe: one forward call
+/// at a time per stage (it reuses its scratch buffers).
 public final class DecoderStage {
     /// The language-model configuration.
     public let configuration: LanguageModelConfiguration

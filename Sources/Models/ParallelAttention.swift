@@ -17,11 +17,15 @@ struct AttentionJob {
 }
 
 /// Attention of several sequences at once on the tiled C kernel, split over the compute threads in tasks of
-/// (sequence, query head, block of query rows). Holds the per-thread kernel scratch and the job list, both reused
+/// (sequence, query head, block of query rows); a sequence's rows are split only when there are too few
+/// (sequence, head) tasks to keep every thread busy. Holds the per-thread kernel scratch and the job list, both reused
 /// from call to call, so a decode step allocates nothing here.
 final class ParallelAttention {
-    /// Query rows per task (a block shares one pass over the keys inside the kernel).
-    static let queryRowsPerTask = 64
+    /// Fewest query rows a task gets when a sequence's rows are split (each kernel call re-packs its keys, so
+    /// rows are split only as far as needed to give every thread work).
+    static let minimumRowsPerTask = 32
+    /// Tasks wanted per thread, so threads that finish early (causal rows differ in cost) find more.
+    static let tasksPerThread = 4
 
     let headDim: Int
     private let scratchPerThread: Int
@@ -41,10 +45,12 @@ final class ParallelAttention {
         if scratch.count < scratchPerThread * pool.threadCount {
             scratch = FloatBuffer(count: scratchPerThread * pool.threadCount)
         }
+        let headTasks = jobs.reduce(0) { $0 + $1.shape.heads }
+        let splits = max(1, (Self.tasksPerThread * pool.threadCount + headTasks - 1) / max(headTasks, 1))
         var tasks = 0
         for index in jobs.indices {
             let queries = jobs[index].shape.queries
-            let chunkRows = min(max(queries, 1), Self.queryRowsPerTask)
+            let chunkRows = max(min(queries, Self.minimumRowsPerTask), (queries + splits - 1) / splits, 1)
             jobs[index].chunkRows = chunkRows
             jobs[index].chunks = (queries + chunkRows - 1) / chunkRows
             jobs[index].firstTask = tasks
