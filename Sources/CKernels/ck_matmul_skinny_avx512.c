@@ -1,12 +1,14 @@
 // Small-M matmul (2 <= M <= CK_SKINNY_MAX_M) on AVX-512: each thread streams its weight rows once, CK_SKINNY_ROWS
-// rows at a time, decodes a chunk of them into an L1 panel of floats and multiplies it with every row of X
-// (register tiles of up to CK_SKINNY_MR X rows by CK_SKINNY_ROWS weight rows). Vector accumulators live in a
-// small stack array across chunks and are reduced once per row group, so no horizontal sum runs per chunk.
+// rows at a time as interleaved streams, and applies every decoded weight to all M rows of X (packed per chunk so
+// a chunk of X stays in L1).
+//   M <= 4   weights are decoded straight into registers and multiplied with all M rows (one register tile);
+//   M > 4    a chunk of the rows is decoded once into an L1 panel of floats, then register tiles of up to
+//            CK_SKINNY_MR X rows by CK_SKINNY_ROWS weight rows run over it. Vector accumulators live in a small
+//            stack array across chunks and are reduced once per row group (no horizontal sum per chunk).
 #include "ck_matmul_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 #define CK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 #define CK_INLINE static inline __attribute__((always_inline))
@@ -17,12 +19,25 @@ CK_AVX512 CK_INLINE __m512 ck_skinny_bf16x16(__m256i bits) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
 }
 
+// The f32 scales of blocks [k0 / 32, k0 / 32 + nblocks) of row `row` (nblocks <= 16) into scale[0 ..< nblocks]:
+// one conversion for 16 blocks, so each block's scale is then a broadcast load.
+CK_AVX512 CK_INLINE void ck_skinny_scales(const ck_weights *w, int64_t row, int64_t k0, int64_t nblocks,
+                                          float *scale) {
+    __mmask16 m = (__mmask16)((1u << nblocks) - 1u);
+    const uint16_t *s = w->scales + (row * w->cols + k0) / CK_QBLOCK;
+    _mm512_store_ps(scale, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, s)));
+}
+
 // Decodes columns [k0, k0 + kb) of rows [row, row + R) to panel[r * ldp + c], 32 columns of every row in turn,
 // so the R rows are read as R interleaved streams (one stream at a time would reach only part of the bandwidth).
 // For quantized formats k0 and kb are multiples of 32.
 CK_AVX512 static void ck_skinny_decode(const ck_weights *w, int64_t row, int R, int64_t k0, int64_t kb,
                                        float *panel, int64_t ldp) {
     int64_t k = w->cols;
+    float scale[CK_SKINNY_ROWS][16] __attribute__((aligned(64)));
+    if (w->format == CK_FORMAT_Q8_0 || w->format == CK_FORMAT_Q4_0) {
+        for (int r = 0; r < R; r++) ck_skinny_scales(w, row + r, k0, kb / CK_QBLOCK, scale[r]);
+    }
     switch (w->format) {
     case CK_FORMAT_F32:
     case CK_FORMAT_BF16: {
@@ -43,7 +58,7 @@ CK_AVX512 static void ck_skinny_decode(const ck_weights *w, int64_t row, int R, 
             for (int r = 0; r < R; r++) {
                 int64_t at = (row + r) * k + k0 + c;
                 const int8_t *q = (const int8_t *)w->data + at;
-                __m512 d = _mm512_set1_ps(_cvtsh_ss(w->scales[at / CK_QBLOCK]));
+                __m512 d = _mm512_set1_ps(scale[r][c / CK_QBLOCK]);
                 __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
                 __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
                 _mm512_store_ps(panel + r * ldp + c, _mm512_mul_ps(d, lo));
@@ -59,7 +74,7 @@ CK_AVX512 static void ck_skinny_decode(const ck_weights *w, int64_t row, int R, 
             for (int r = 0; r < R; r++) {
                 int64_t at = (row + r) * k + k0 + c;
                 const uint8_t *q = (const uint8_t *)w->data + at / 2;
-                __m512 d = _mm512_set1_ps(_cvtsh_ss(w->scales[at / CK_QBLOCK]));
+                __m512 d = _mm512_set1_ps(scale[r][c / CK_QBLOCK]);
                 __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
                 __m512 lo = _mm512_permutexvar_ps(v, table);
                 __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
@@ -115,9 +130,9 @@ CK_AVX512 static void ck_skinny_tile_any(const float *x, int64_t ldx, int mr, co
 }
 
 // 32 weights of row `row` from column `col` (fewer when `count` < 32: the rest read as 0) to two vectors.
-// `table` maps a q4_0 nibble n to n - 8.
+// `scale` is the block's f32 scale (quantized formats); `table` maps a q4_0 nibble n to n - 8.
 CK_AVX512 CK_INLINE void ck_skinny_load32(const ck_weights *w, int format, int64_t row, int64_t col, int64_t count,
-                                          __m512 table, __m512 *lo, __m512 *hi) {
+                                          const float *scale, __m512 table, __m512 *lo, __m512 *hi) {
     int64_t at = row * w->cols + col;
     if (format == CK_FORMAT_F32 || format == CK_FORMAT_BF16) {
         __mmask16 m0 = 0xffff, m1 = 0xffff;
@@ -136,7 +151,7 @@ CK_AVX512 CK_INLINE void ck_skinny_load32(const ck_weights *w, int format, int64
         }
         return;
     }
-    __m512 d = _mm512_set1_ps(_cvtsh_ss(w->scales[at / CK_QBLOCK]));
+    __m512 d = _mm512_set1_ps(*scale);
     if (format == CK_FORMAT_Q8_0) {
         const int8_t *q = (const int8_t *)w->data + at;
         *lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q))));
@@ -157,13 +172,20 @@ CK_AVX512 CK_INLINE void ck_skinny_direct(const ck_weights *w, int format, const
     __m512 a[CK_SKINNY_MR][CK_SKINNY_ROWS];
     for (int i = 0; i < MR; i++)
         for (int r = 0; r < R; r++) a[i][r] = _mm512_setzero_ps();
+    int quantized = format == CK_FORMAT_Q8_0 || format == CK_FORMAT_Q4_0;
+    float scale[CK_SKINNY_ROWS][16] __attribute__((aligned(64)));
     for (int64_t k0 = 0; k0 < k; k0 += kc) {
         int64_t kb = k - k0 < kc ? k - k0 : kc;
         const float *xc = xpack + k0 * MR;
+        if (quantized) {
+            for (int r = 0; r < R; r++) ck_skinny_scales(w, row + r, k0, kb / CK_QBLOCK, scale[r]);
+        }
         for (int64_t c = 0; c < kb; c += 32) {
             int64_t count = kb - c < 32 ? kb - c : 32;
             __m512 lo[CK_SKINNY_ROWS], hi[CK_SKINNY_ROWS];
-            for (int r = 0; r < R; r++) ck_skinny_load32(w, format, row + r, k0 + c, count, table, &lo[r], &hi[r]);
+            for (int r = 0; r < R; r++) {
+                ck_skinny_load32(w, format, row + r, k0 + c, count, &scale[r][c / 32], table, &lo[r], &hi[r]);
+            }
             for (int i = 0; i < MR; i++) {
                 // The packed chunk has kc >= 32 columns per row, so reading 32 never leaves the buffer; columns
                 // past `count` meet zero weights.
