@@ -89,15 +89,19 @@ public final class LLMStageWorker: @unchecked Sendable {
         var cache: KVCache
     }
 
-    /// Runs this stage's layers over every chunk of a micro-batch; the output hidden states, one array per input.
-    /// Today one forward per chunk; this is the one place to swap for a batched forward over all sequences (one
-    /// weight read per micro-batch).
+    /// Runs this stage's layers over every chunk of a micro-batch in one batched pass (each weight read once per
+    /// micro-batch; attention per sequence over its own cache); the output hidden states, one array per input.
+    /// A chunk that would overflow its sequence's KV cache fails alone, before anything is computed.
     private func forward(_ inputs: [StageInput]) throws -> [[Float]] {
-        try inputs.map { input in
-            do { return try stage.forward(input.hiddenStates, cache: input.cache) } catch {
-                throw SequenceFailure(sequenceID: input.chunk.sequenceID, underlying: error)
+        let h = stage.configuration.hiddenSize
+        for input in inputs {
+            let requested = input.cache.length + input.hiddenStates.count / h
+            guard requested <= input.cache.capacity else {
+                throw SequenceFailure(sequenceID: input.chunk.sequenceID,
+                                      underlying: ModelError.cacheFull(capacity: input.cache.capacity, requested: requested))
             }
         }
+        return try stage.forward(batch: inputs.map { DecoderBatchItem(hiddenStates: $0.hiddenStates, cache: $0.cache) })
     }
 
     /// Runs `batch` through this stage's layers.
@@ -175,13 +179,17 @@ public final class LLMStageWorker: @unchecked Sendable {
     private func sample(_ batch: Internvl_V1_ForwardBatch, inputs: [StageInput], outputs: [[Float]]) throws -> WireMessage {
         var tokens = Internvl_V1_SampledTokens()
         tokens.batchID = batch.batchID
-        for (input, y) in zip(inputs, outputs) {
+        // One head matmul for every chunk that samples.
+        let samplingInputs = inputs.indices.filter { inputs[$0].chunk.sample }
+        let sampledLogits = samplingInputs.isEmpty ? [] : try stage.logits(lastRowsOf: samplingInputs.map { outputs[$0] })
+        var logitsOfInput: [Int: [Float]] = [:]
+        for (index, logits) in zip(samplingInputs, sampledLogits) { logitsOfInput[index] = logits }
+        for (index, input) in inputs.enumerated() {
             let chunk = input.chunk
             do {
                 var state = try sampling[chunk.sequenceID] ?? SequenceSampling(sampler: Self.sampler(chunk.sampling), seen: [])
                 state.seen += chunk.tokenIds.map(Int.init)
-                if chunk.sample {
-                    let logits = try stage.logits(y)
+                if chunk.sample, let logits = logitsOfInput[index] {
                     let token: Int
                     if var sampler = state.sampler {
                         token = sampler.sample(logits, seen: state.seen)

@@ -88,10 +88,7 @@ struct DemoCommand: ParsableCommand {
         let all = DispatchGroup()
         let begin = Date()
         for path in paths {
-            var request = Internvl_V1_GenerateRequest()
-            request.question = prompt
-            request.maxNewTokens = UInt32(maxNewTokens)
-            request.priority = .batch
+            let request = batchRequest()
             let name = (path as NSString).lastPathComponent
             all.enter()
             Thread.detachNewThread {
@@ -121,6 +118,15 @@ struct DemoCommand: ParsableCommand {
                      paths.count, seconds, tokens, Double(tokens) / max(seconds, 1e-9),
                      failures > 0 ? ", \(failures) failed" : ""))
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// One caption request: the demo's question, greedy, as batch work.
+    private func batchRequest() -> Internvl_V1_GenerateRequest {
+        var request = Internvl_V1_GenerateRequest()
+        request.question = prompt
+        request.maxNewTokens = UInt32(maxNewTokens)
+        request.priority = .batch
+        return request
     }
 
     /// The demo's cluster file: everything on loopback, `ports` = control, clients, llm-a, llm-b.
