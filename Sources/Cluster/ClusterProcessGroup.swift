@@ -25,7 +25,7 @@ public final class ClusterProcessGroup: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        let splitter = LineBuffer()
+        let splitter = LineSplitter()
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard !data.isEmpty, let self else { return }
@@ -76,11 +76,14 @@ public final class ClusterProcessGroup: @unchecked Sendable {
     }
 }
 
-/// Splits a byte stream into lines (fed by one reader at a time).
-private final class LineBuffer: @unchecked Sendable {
+/// Splits a byte stream into lines (fed by one reader at a time), for relaying child-process output.
+public final class LineSplitter: @unchecked Sendable {
     private var partial = ""
 
-    func append(_ data: Data) -> [String] {
+    public init() {}
+
+    /// The complete lines `data` finishes; a trailing partial line waits for the next call.
+    public func append(_ data: Data) -> [String] {
         partial += String(decoding: data, as: UTF8.self)
         var complete: [String] = []
         while let newline = partial.firstIndex(of: "\n") {

@@ -140,21 +140,6 @@ final class Supervisor: @unchecked Sendable {
     }
 }
 
-/// Splits a byte stream into lines (called from one reader thread at a time).
-final class LineSplitter: @unchecked Sendable {
-    private var partial = ""
-
-    func append(_ data: Data) -> [String] {
-        partial += String(decoding: data, as: UTF8.self)
-        var lines: [String] = []
-        while let newline = partial.firstIndex(of: "\n") {
-            lines.append(String(partial[..<newline]))
-            partial = String(partial[partial.index(after: newline)...])
-        }
-        return lines
-    }
-}
-
 /// Runs a handler on the given signals (instead of the default termination).
 final class SignalWatcher {
     private var sources: [DispatchSourceSignal] = []

@@ -27,8 +27,8 @@ import TestSupport
     final class NamespacedCluster: @unchecked Sendable {
         let lab: NetworkNamespaceLab
         let file: String
-        let coordinator: NamespacedProcess
-        let workers: [NamespacedProcess]
+        let coordinator: BackgroundProcess
+        let workers: [BackgroundProcess]
 
         init() throws {
             let lab = try NetworkNamespaceLab(hostNames: ClusterNetnsTests.hostNames)
@@ -38,9 +38,9 @@ import TestSupport
             let url = try Fixtures.temporaryDirectory("cluster-netns").appendingPathComponent("cluster.yaml")
             try yaml.write(to: url, atomically: true, encoding: .utf8)
             file = url.path
-            coordinator = try NamespacedProcess(namespace: lab.host("coordinator").namespace, ["coordinator", "-c", url.path])
+            coordinator = try NamespacedProcess.start(namespace: lab.host("coordinator").namespace, ["coordinator", "-c", url.path])
             workers = try [("vit-a", "vision"), ("llm-a", "llm-a"), ("llm-b", "llm-b")].map { name, host in
-                try NamespacedProcess(namespace: lab.host(host).namespace, ["worker", "-c", url.path, "--name", name])
+                try NamespacedProcess.start(namespace: lab.host(host).namespace, ["worker", "-c", url.path, "--name", name])
             }
         }
 

@@ -7,8 +7,14 @@ public final class BackgroundProcess: @unchecked Sendable {
     private var output = ""
 
     /// Starts `internvl arguments...`; stdout and stderr are collected together.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = CLIRunner.executable
+    public convenience init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: CLIRunner.executable, arguments: arguments, environment: environment)
+    }
+
+    /// Starts `executable arguments...` (e.g. `ip netns exec NS internvl ...`) with this process's environment
+    /// minus `INTERNVL_*`, plus `environment`; stdout and stderr are collected together.
+    public init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTERNVL_") }
         env.merge(environment) { _, new in new }
