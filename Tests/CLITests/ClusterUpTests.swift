@@ -17,7 +17,8 @@ import Wire
         }
     }
 
-    @Test func startsSupervisesAndStopsEveryLocalProcess() throws {
+    /// A cluster file for the tiny model on free loopback ports: coordinator, vit-a, llm-a and llm-b.
+    func writeClusterFile() throws -> (file: URL, ports: [Int]) {
         let ports = FreePorts.take(4)
         let file = try Fixtures.temporaryDirectory().appendingPathComponent("cluster.yaml")
         try """
@@ -28,6 +29,11 @@ import Wire
               - { name: llm-a, role: llm, kv_cache_mb: 64, port: \(ports[2]) }
               - { name: llm-b, role: llm, kv_cache_mb: 64, port: \(ports[3]) }
             """.write(to: file, atomically: true, encoding: .utf8)
+        return (file, ports)
+    }
+
+    @Test func startsSupervisesAndStopsEveryLocalProcess() throws {
+        let (file, _) = try writeClusterFile()
         let up = try BackgroundProcess(["cluster", "up", "-c", file.path])
         defer { up.stop() }
         #expect(up.waitFor("cluster up: 4 local processes"), "\(up.text)")
@@ -54,16 +60,7 @@ import Wire
     /// prefills the sequence again from its prompt and the tokens so far, and the answer keeps the golden tokens.
     @Test func aKilledStageMidRequestIsReplacedAndTheRequestKeepsItsGoldenTokens() throws {
         let golden = try #require(try RunCLITests.cases().first { $0.name == "single_image" })
-        let ports = FreePorts.take(4)
-        let file = try Fixtures.temporaryDirectory().appendingPathComponent("cluster.yaml")
-        try """
-            model: { path: \(Fixtures.tinyModel.path) }
-            coordinator: { control: "tcp://127.0.0.1:\(ports[0])", clients: "tcp://127.0.0.1:\(ports[1])" }
-            workers:
-              - { name: vit-a, role: vision }
-              - { name: llm-a, role: llm, kv_cache_mb: 64, port: \(ports[2]) }
-              - { name: llm-b, role: llm, kv_cache_mb: 64, port: \(ports[3]) }
-            """.write(to: file, atomically: true, encoding: .utf8)
+        let (file, ports) = try writeClusterFile()
         let up = try BackgroundProcess(["cluster", "up", "-c", file.path])
         defer { up.stop() }
         #expect(up.waitFor("cluster up: 4 local processes"), "\(up.text)")
