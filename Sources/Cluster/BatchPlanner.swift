@@ -240,16 +240,10 @@ public struct BatchPlanner: Sendable {
     /// Applies the last stage's answer to micro-batch `batch` (`sampled`: token per sequence). Unknown or abandoned
     /// batches, and sequences removed meanwhile, are ignored. Finished sequences release their KV reservation.
     public mutating func complete(batch: UInt64, sampled: [UInt64: Int]) -> [Outcome] {
-        guard let members = inFlight.removeValue(forKey: batch) else { return [] }
+        guard let members = land(batch) else { return [] }
         var outcomes: [Outcome] = []
-        for (id, rows) in members {
-            guard var sequence = sequences[id], sequence.inFlightBatch == batch else { continue }
-            sequence.inFlightBatch = nil
-            if sequence.removed {
-                sequences[id] = nil
-                toFree.append(id)
-                continue
-            }
+        for (var sequence, rows) in members {
+            let id = sequence.spec.id
             let end = min(sequence.contextCount, sequence.cached + rows)
             sequence.cached = end
             if end == sequence.contextCount {
@@ -280,9 +274,23 @@ public struct BatchPlanner: Sendable {
     /// Drops micro-batch `batch` (a stage reported an error for it): its sequences go back to prefill from position
     /// 0 (the stage may hold part of the batch). Returns them.
     public mutating func abandon(batch: UInt64) -> [UInt64] {
-        guard let members = inFlight.removeValue(forKey: batch) else { return [] }
+        guard let members = land(batch) else { return [] }
         var restarted: [UInt64] = []
-        for (id, _) in members {
+        for (var sequence, _) in members {
+            restart(&sequence)
+            sequences[sequence.spec.id] = sequence
+            restarted.append(sequence.spec.id)
+        }
+        return restarted
+    }
+
+    /// Takes micro-batch `batch` out of flight: its sequences leave it, and those removed meanwhile are dropped and
+    /// queued for freeing. Returns the members still live with their rows in the batch (to update and store back),
+    /// or nil for an unknown or already landed batch.
+    private mutating func land(_ batch: UInt64) -> [(sequence: Sequence, rows: Int)]? {
+        guard let members = inFlight.removeValue(forKey: batch) else { return nil }
+        var live: [(sequence: Sequence, rows: Int)] = []
+        for (id, rows) in members {
             guard var sequence = sequences[id], sequence.inFlightBatch == batch else { continue }
             sequence.inFlightBatch = nil
             if sequence.removed {
@@ -290,11 +298,10 @@ public struct BatchPlanner: Sendable {
                 toFree.append(id)
                 continue
             }
-            restart(&sequence)
             sequences[id] = sequence
-            restarted.append(id)
+            live.append((sequence, rows))
         }
-        return restarted
+        return live
     }
 
     /// After a stage was lost: forgets every in-flight micro-batch and sends every unfinished sequence back to

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Child processes of a local cluster (a coordinator and its workers, as `internvl demo` and `bench cluster` run it), started from one executable and
-/// stopped together: on `stopAll()`, on release, or from a signal handler. Their output is kept so a readiness
+/// Child processes of a local cluster (a coordinator and its workers, as `internvl demo` and `bench cluster` run
+/// it), started from one executable and stopped together: on `stopAll()`, on release, or from a signal handler. Their output is kept so a readiness
 /// line can be awaited and shown when something fails.
 public final class ClusterProcessGroup: @unchecked Sendable {
     private let executable: URL
@@ -16,20 +16,45 @@ public final class ClusterProcessGroup: @unchecked Sendable {
 
     deinit { stopAll() }
 
-    /// Starts `executable arguments...` as `name`; its stdout and stderr lines are kept, prefixed with the name.
-    public func start(_ name: String, _ arguments: [String]) throws {
+    /// This program's own executable (the `internvl` binary), which children of a local cluster run.
+    public static var currentExecutable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+
+    /// A process of `executable arguments...`, not yet started, whose stdout and stderr go through one pipe to
+    /// `onLines`, a batch of complete lines at a time. `environment` nil keeps this process's environment.
+    public static func relayingLines(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                                     onLines: @escaping @Sendable ([String]) -> Void) -> Process {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTERNVL_") }
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         let splitter = LineSplitter()
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            guard !data.isEmpty, let self else { return }
+            guard !data.isEmpty else { return }
             let complete = splitter.append(data)
+            if !complete.isEmpty { onLines(complete) }
+        }
+        return process
+    }
+
+    /// Starts the coordinator and the workers named `workers` of cluster file `file`, and waits until the
+    /// coordinator reports every worker registered ("cluster ready").
+    /// - Throws: `ClusterRuntimeError` when a child cannot start, exits early, or the cluster is not ready in time.
+    public func startCluster(file: URL, workers: [String], readyTimeout: TimeInterval) throws {
+        try start("coordinator", ["coordinator", "-c", file.path])
+        for name in workers { try start(name, ["worker", "-c", file.path, "--name", name]) }
+        try waitForLine(containing: "cluster ready", timeout: readyTimeout)
+    }
+
+    /// Starts `executable arguments...` as `name` (without `INTERNVL_*` variables of this process); its stdout and
+    /// stderr lines are kept, prefixed with the name.
+    public func start(_ name: String, _ arguments: [String]) throws {
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INTERNVL_") }
+        let process = Self.relayingLines(executable, arguments, environment: environment) { [weak self] complete in
+            guard let self else { return }
             self.lock.withLock { self.lines += complete.map { "[\(name)] \($0)" } }
         }
         do {

@@ -91,17 +91,16 @@ public final class LLMStageWorker: @unchecked Sendable {
 
     /// Runs this stage's layers over every chunk of a micro-batch in one batched pass (each weight read once per
     /// micro-batch; attention per sequence over its own cache); the output hidden states, one array per input.
-    /// A chunk that would overflow its sequence's KV cache fails alone, before anything is computed.
+    /// A chunk the stage would refuse (e.g. one overflowing its sequence's KV cache) fails alone, before anything is
+    /// computed.
     private func forward(_ inputs: [StageInput]) throws -> [[Float]] {
-        let h = stage.configuration.hiddenSize
-        for input in inputs {
-            let requested = input.cache.length + input.hiddenStates.count / h
-            guard requested <= input.cache.capacity else {
-                throw SequenceFailure(sequenceID: input.chunk.sequenceID,
-                                      underlying: ModelError.cacheFull(capacity: input.cache.capacity, requested: requested))
+        let items = inputs.map { DecoderBatchItem(hiddenStates: $0.hiddenStates, cache: $0.cache) }
+        for (input, item) in zip(inputs, items) {
+            do { try stage.validate(item) } catch {
+                throw SequenceFailure(sequenceID: input.chunk.sequenceID, underlying: error)
             }
         }
-        return try stage.forward(batch: inputs.map { DecoderBatchItem(hiddenStates: $0.hiddenStates, cache: $0.cache) })
+        return try stage.forward(batch: items)
     }
 
     /// Runs `batch` through this stage's layers.

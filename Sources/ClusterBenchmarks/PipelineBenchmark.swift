@@ -83,9 +83,7 @@ public struct PipelineBenchmark {
         let names = ["vision"] + (1...stages).map { "llm-\($0)" }
         progress("starting a \(stages)-stage cluster: coordinator, \(names.joined(separator: ", ")) (\(file.path))")
         let started = Date()
-        try group.start("coordinator", ["coordinator", "-c", file.path])
-        for name in names { try group.start(name, ["worker", "-c", file.path, "--name", name]) }
-        try group.waitForLine(containing: "cluster ready", timeout: timeout)
+        try group.startCluster(file: file, workers: names, readyTimeout: timeout)
         progress("\(stages)-stage cluster ready after \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
                  + "sending \(concurrency) requests of \(maxNewTokens) tokens")
 

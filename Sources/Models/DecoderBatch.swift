@@ -13,6 +13,26 @@ public struct DecoderBatchItem {
 }
 
 extension DecoderStage {
+    /// Throws the `ModelError` `forward(batch:)` throws for `item` on its own: no rows, a width other than H, a cache
+    /// made for other layers, or a cache that cannot hold the new positions. `index` names the item in messages
+    /// (nil: a single input). Lets a caller find which of its sequences is at fault before a batched call.
+    public func validate(_ item: DecoderBatchItem, index: Int? = nil) throws {
+        let h = configuration.hiddenSize
+        let kvWidth = configuration.kvHeadCount * configuration.headDim
+        guard !item.hiddenStates.isEmpty, item.hiddenStates.count % h == 0 else {
+            throw ModelError.badShape(what: index.map { "decoder batch item \($0) hidden states" } ?? "decoder input",
+                                      expected: "[n > 0, \(h)]", got: "\(item.hiddenStates.count) values")
+        }
+        let cache = item.cache
+        guard cache.layerCount == layers.count, cache.rowWidth == kvWidth else {
+            throw ModelError.badShape(what: index.map { "KV cache of decoder batch item \($0)" } ?? "KV cache",
+                                      expected: "\(layers.count) layers of width \(kvWidth)",
+                                      got: "\(cache.layerCount) layers of width \(cache.rowWidth)")
+        }
+        let requested = cache.length + item.hiddenStates.count / h
+        guard requested <= cache.capacity else { throw ModelError.cacheFull(capacity: cache.capacity, requested: requested) }
+    }
+
     /// Runs every item's rows through the stage's layers in one pass: each Linear multiplies the concatenated
     /// rows of all items (weights read once per call); RoPE (with each sequence's own dynamic-NTK base from its
     /// own total length) and causal attention run per sequence over its own cache. Returns each item's output
@@ -22,24 +42,11 @@ extension DecoderStage {
     /// for other layers or appears twice, or when a cache cannot hold its new positions.
     public func forward(batch: [DecoderBatchItem]) throws -> [[Float]] {
         guard !batch.isEmpty else { return [] }
-        let c = configuration
-        let h = c.hiddenSize
-        let kvWidth = c.kvHeadCount * c.headDim
+        let h = configuration.hiddenSize
         var totalRows = 0
         for (index, item) in batch.enumerated() {
-            let what = batch.count == 1 ? "decoder input" : "decoder batch item \(index) hidden states"
-            guard !item.hiddenStates.isEmpty, item.hiddenStates.count % h == 0 else {
-                throw ModelError.badShape(what: what, expected: "[n > 0, \(h)]", got: "\(item.hiddenStates.count) values")
-            }
-            let cache = item.cache
-            guard cache.layerCount == layers.count, cache.rowWidth == kvWidth else {
-                throw ModelError.badShape(what: batch.count == 1 ? "KV cache" : "KV cache of decoder batch item \(index)",
-                                          expected: "\(layers.count) layers of width \(kvWidth)",
-                                          got: "\(cache.layerCount) layers of width \(cache.rowWidth)")
-            }
-            let requested = cache.length + item.hiddenStates.count / h
-            guard requested <= cache.capacity else { throw ModelError.cacheFull(capacity: cache.capacity, requested: requested) }
-            if batch[..<index].contains(where: { $0.cache === cache }) {
+            try validate(item, index: batch.count == 1 ? nil : index)
+            if batch[..<index].contains(where: { $0.cache === item.cache }) {
                 throw ModelError.badParameter(name: "batch[\(index)].cache", value: "the cache of an earlier item",
                                               rule: "each sequence may appear once per call")
             }

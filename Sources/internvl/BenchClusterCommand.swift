@@ -114,7 +114,7 @@ struct BenchClusterCommand: ParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("internvl-bench-cluster-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let group = ClusterProcessGroup(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+        let group = ClusterProcessGroup(executable: ClusterProcessGroup.currentExecutable)
         let signals = SignalWatcher([SIGINT, SIGTERM]) {
             group.stopAll()
             try? FileManager.default.removeItem(at: work)

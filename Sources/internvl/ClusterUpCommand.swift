@@ -73,20 +73,9 @@ final class Supervisor: @unchecked Sendable {
     }
 
     private func start(_ name: String, _ arguments: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let lines = LineSplitter()
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            for line in lines.append(data) {
-                FileHandle.standardError.write(Data("[\(name)] \(line)\n".utf8))
-                self?.lock.withLock { self?.seenLines.append(line) }
-            }
+        let process = ClusterProcessGroup.relayingLines(ClusterProcessGroup.currentExecutable, arguments) { [weak self] lines in
+            for line in lines { FileHandle.standardError.write(Data("[\(name)] \(line)\n".utf8)) }
+            self?.lock.withLock { self?.seenLines += lines }
         }
         process.terminationHandler = { [weak self] finished in
             guard let self else { return }

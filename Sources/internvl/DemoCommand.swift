@@ -66,7 +66,7 @@ struct DemoCommand: ParsableCommand {
         let ports = try LoopbackPorts.take(4)
         let file = model.deletingLastPathComponent().appendingPathComponent("cluster.yaml")
         try Self.clusterFile(model: model, ports: ports).write(to: file, atomically: true, encoding: .utf8)
-        let group = ClusterProcessGroup(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+        let group = ClusterProcessGroup(executable: ClusterProcessGroup.currentExecutable)
         let signals = SignalWatcher([SIGINT, SIGTERM]) {
             group.stopAll()
             Foundation.exit(130)
@@ -77,9 +77,7 @@ struct DemoCommand: ParsableCommand {
         }
         print("starting a local cluster from \(file.path): coordinator, vit-a, llm-a [0, 1), llm-b [1, 2) ...")
         let started = Date()
-        try group.start("coordinator", ["coordinator", "-c", file.path])
-        for name in ["vit-a", "llm-a", "llm-b"] { try group.start(name, ["worker", "-c", file.path, "--name", name]) }
-        try group.waitForLine(containing: "cluster ready", timeout: TimeInterval(readyTimeout))
+        try group.startCluster(file: file, workers: ["vit-a", "llm-a", "llm-b"], readyTimeout: TimeInterval(readyTimeout))
         print(String(format: "cluster ready after %.1f s; captioning %d images from %@ (random weights: expect gibberish)\n",
                      Date().timeIntervalSince(started), paths.count, images))
 
