@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Benchmarks", dependencies: ["Kernels", "CKernels", "COpenBLAS"]),
         .target(
             name: "ClusterBenchmarks",
-            dependencies: ["Transport", "Wire", "Cluster", "Models", "Checkpoint", "Kernels"]),
+            dependencies: ["Transport", "Wire", "Cluster", "Models", "Checkpoint", "Kernels", "Benchmarks"]),
         .target(name: "SystemInfo", dependencies: ["CZeroMQ", "COpenBLAS", "CImageCodecs", "CKernels"]),
         .target(name: "Checkpoint"),
         .target(name: "Media", dependencies: ["CImageCodecs", "CImageSupport"]),

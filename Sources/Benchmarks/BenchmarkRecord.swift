@@ -53,16 +53,16 @@ public enum BenchmarkRecord: Sendable, Equatable {
     public var json: String {
         switch self {
         case .ceiling(let name, let detail, let threads, let value, let unit):
-            return "{\"kind\":\"ceiling\",\"name\":\(quoted(name)),\"detail\":\(quoted(detail)),\"threads\":\(threads),"
-                + "\"value\":\(fixed(value, 3)),\"unit\":\(quoted(unit))}"
+            return "{\"kind\":\"ceiling\",\"name\":\(jsonQuoted(name)),\"detail\":\(jsonQuoted(detail)),\"threads\":\(threads),"
+                + "\"value\":\(fixed(value, 3)),\"unit\":\(jsonQuoted(unit))}"
         case .kernel(let op, let format, let m, let k, let n, let seconds, let rate, let unit, let fraction,
                      let roofline):
-            let fields = "{\"kind\":\"kernel\",\"op\":\(quoted(op)),\"format\":\(quoted(format)),\"m\":\(m),\"k\":\(k),"
-                + "\"n\":\(n),\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(rate, 3)),\"unit\":\(quoted(unit)),"
+            let fields = "{\"kind\":\"kernel\",\"op\":\(jsonQuoted(op)),\"format\":\(jsonQuoted(format)),\"m\":\(m),\"k\":\(k),"
+                + "\"n\":\(n),\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(rate, 3)),\"unit\":\(jsonQuoted(unit)),"
                 + "\"fraction\":\(fixed(fraction, 4))"
             guard let roofline else { return fields + "}" }
             return fields + ",\"gflops\":\(fixed(roofline.gflops, 3)),\"gemm_fraction\":\(fixed(roofline.gemmFraction, 4)),"
-                + "\"bound\":\(quoted(roofline.bound)),\"bound_fraction\":\(fixed(roofline.boundFraction, 4))}"
+                + "\"bound\":\(jsonQuoted(roofline.bound)),\"bound_fraction\":\(fixed(roofline.boundFraction, 4))}"
         }
     }
 }
@@ -83,19 +83,4 @@ func fixed(_ value: Double, _ digits: Int) -> String {
 
 private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-}
-
-private func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-            if scalar.value < 0x20 { out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16) }
-            else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }

@@ -1,3 +1,4 @@
+import Benchmarks
 import Foundation
 
 /// One line of `internvl bench cluster` output, as text or as one JSON object.
@@ -49,32 +50,32 @@ public enum ClusterBenchRecord: Sendable, Equatable {
         var fields: [(String, String)]
         switch self {
         case .hopLatency(let hidden, let bytes, let roundTrips, let median, let p99):
-            fields = [("kind", quoted("hop_latency")), ("hidden", "\(hidden)"), ("bytes", "\(bytes)"),
+            fields = [("kind", jsonQuoted("hop_latency")), ("hidden", "\(hidden)"), ("bytes", "\(bytes)"),
                       ("round_trips", "\(roundTrips)"), ("median_us", format(median * 1e6, 3)), ("p99_us", format(p99 * 1e6, 3))]
         case .activationThroughput(let encoding, let rows, let hidden, let messages, let wireBytes, let seconds):
-            fields = [("kind", quoted("activation_throughput")), ("encoding", quoted(encoding)), ("rows", "\(rows)"),
+            fields = [("kind", jsonQuoted("activation_throughput")), ("encoding", jsonQuoted(encoding)), ("rows", "\(rows)"),
                       ("hidden", "\(hidden)"), ("messages", "\(messages)"), ("wire_bytes", "\(wireBytes)"),
                       ("seconds", format(seconds, 6)),
                       ("wire_gb_per_s", format(Double(wireBytes * messages) / seconds / 1e9, 4)),
                       ("f32_gb_per_s", format(Double(rows * hidden * 4 * messages) / seconds / 1e9, 4))]
         case .stageCompute(let stages, let stage, let layers, let context, let seconds):
-            fields = [("kind", quoted("stage_compute")), ("stages", "\(stages)"), ("stage", "\(stage)"),
+            fields = [("kind", jsonQuoted("stage_compute")), ("stages", "\(stages)"), ("stage", "\(stage)"),
                       ("layer_begin", "\(layers.lowerBound)"), ("layer_end", "\(layers.upperBound)"),
                       ("context", "\(context)"), ("ms_per_token", format(seconds * 1e3, 4))]
         case .pipeline(let stages, let concurrency, let maxNewTokens, let requests, let tokens, let seconds):
-            fields = [("kind", quoted("pipeline")), ("stages", "\(stages)"), ("concurrency", "\(concurrency)"),
+            fields = [("kind", jsonQuoted("pipeline")), ("stages", "\(stages)"), ("concurrency", "\(concurrency)"),
                       ("max_new_tokens", "\(maxNewTokens)"), ("requests", "\(requests)"), ("tokens", "\(tokens)"),
                       ("seconds", format(seconds, 4)), ("tokens_per_s", format(Double(tokens) / seconds, 3))]
         case .perToken(let stages, let computeSeconds, let hops, let transferSeconds):
             let compute = computeSeconds.reduce(0, +)
-            fields = [("kind", quoted("per_token")), ("stages", "\(stages)"),
+            fields = [("kind", jsonQuoted("per_token")), ("stages", "\(stages)"),
                       ("compute_ms", "[" + computeSeconds.map { format($0 * 1e3, 4) }.joined(separator: ",") + "]"),
                       ("hops", "\(hops)"), ("total_compute_ms", format(compute * 1e3, 4)),
                       ("transfer_ms", format(transferSeconds * 1e3, 4)),
                       ("token_ms", format((compute + transferSeconds) * 1e3, 4)),
                       ("transfer_share", format(transferSeconds / (compute + transferSeconds), 4))]
         }
-        return "{" + fields.map { "\(quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+        return "{" + fields.map { "\(jsonQuoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 }
 
@@ -82,17 +83,4 @@ public enum ClusterBenchRecord: Sendable, Equatable {
 private func format(_ value: Double, _ digits: Int) -> String {
     guard value.isFinite else { return "0" }
     return String(format: "%.\(digits)f", value)
-}
-
-private func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }
