@@ -10,6 +10,7 @@
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ck_matmul_kernels.h"
@@ -23,6 +24,8 @@
 #define CK_GEMV_CHUNK 64
 
 static _Atomic(ck_sgemm_nt_fn) g_sgemm = NULL;
+/// -1 = not read from the environment yet.
+static atomic_int g_precision = -1;
 /// Numbers skinny calls, so a thread knows whether its scratch already holds this call's packed X.
 static _Atomic(uint64_t) g_call_id = 0;
 
@@ -175,8 +178,26 @@ static int64_t ck_rows_per_task(int64_t n, int threads, int64_t per_thread, int6
     return rows;
 }
 
+ck_precision ck_active_precision(void) {
+    int precision = atomic_load(&g_precision);
+    if (precision < 0) {
+        const char *env = getenv("INTERNVL_PRECISION");
+        precision = env && strcmp(env, "fast") == 0 ? CK_PRECISION_FAST : CK_PRECISION_EXACT;
+        atomic_store(&g_precision, precision);
+    }
+    return (ck_precision)precision;
+}
+
+ck_precision ck_set_precision(ck_precision precision) {
+    atomic_store(&g_precision, precision == CK_PRECISION_FAST ? CK_PRECISION_FAST : CK_PRECISION_EXACT);
+    return ck_active_precision();
+}
+
+const char *ck_precision_name(ck_precision precision) { return precision == CK_PRECISION_FAST ? "fast" : "exact"; }
+
 ck_matmul_path ck_matmul_path_default(void) {
-    ck_matmul_path path = {ck_active_level(), CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS};
+    ck_matmul_path path = {ck_active_level(), CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS,
+                           ck_active_precision()};
     return path;
 }
 
@@ -228,7 +249,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
 
 ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                                      int accumulate, ck_level level, int64_t gemm_min_rows) {
-    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS};
+    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS, ck_active_precision()};
     return ck_matmul_on_path(pool, x, m, w, y, accumulate, &path);
 }
 

@@ -22,8 +22,39 @@ public struct MatmulPath: Sendable, Equatable {
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
     }
 
+    /// How exactly a matmul uses X (weights are always used exactly as stored).
+    public enum Precision: Int, CaseIterable, Sendable {
+        /// X in full f32 precision: results equal decode-then-multiply in f32 up to float rounding (what the
+        /// float32 reference and the golden fixtures require). bf16 kernels carry X as a sum of bf16 terms.
+        case exact = 0
+        /// X may be rounded where that is faster: to bf16 for bf16 GEMMs, to int8 blocks of 32 against quantized
+        /// weights (as bf16 and llama.cpp-style deployments do). Opt-in.
+        case fast = 1
+
+        /// The process-wide default: ``exact`` unless `INTERNVL_PRECISION=fast` or ``setActive(_:)`` chose otherwise.
+        public static var active: Precision { Precision(rawValue: Int(ck_active_precision().rawValue)) ?? .exact }
+
+        /// Sets the process-wide default used by every matmul whose path leaves the precision open.
+        public static func setActive(_ precision: Precision) {
+            _ = ck_set_precision(ck_precision(rawValue: UInt32(precision.rawValue)))
+        }
+
+        /// "exact" or "fast" (the spelling of `INTERNVL_PRECISION`, `--precision` and cluster.yaml).
+        public var name: String { String(cString: ck_precision_name(cPrecision)) }
+
+        /// The precision spelled `name`, or nil.
+        public init?(name: String) {
+            guard let match = Precision.allCases.first(where: { $0.name == name }) else { return nil }
+            self = match
+        }
+
+        var cPrecision: ck_precision { ck_precision(rawValue: UInt32(rawValue)) }
+    }
+
     /// The CPU level (clamped to the machine's maximum); nil means ``Level/active``.
     public var level: Level?
+    /// The precision; nil means ``Precision/active``.
+    public var precision: Precision? = nil
     /// The smallest M that uses the panel + GEMM strategy.
     public var gemmMinRows: Int
     /// The largest M (from 2, below ``gemmMinRows``) that runs on the fused small-M kernels, which stream each
@@ -47,17 +78,18 @@ public struct MatmulPath: Sendable, Equatable {
     }
 
     /// A path with an explicit level, GEMM threshold and skinny-kernel limit (for tests and benchmarks).
-    public init(level: Level?, gemmMinRows: Int, skinnyMaxRows: Int) {
+    public init(level: Level?, gemmMinRows: Int, skinnyMaxRows: Int, precision: Precision? = nil) {
         precondition((0...Self.skinnyLimit).contains(skinnyMaxRows),
                      "MatmulPath: skinnyMaxRows must be in 0...\(Self.skinnyLimit) (got \(skinnyMaxRows))")
         self.level = level
         self.gemmMinRows = gemmMinRows
         self.skinnyMaxRows = skinnyMaxRows
+        self.precision = precision
     }
 
     /// The C description of this path.
     var cPath: ck_matmul_path {
         ck_matmul_path(level: (level ?? .active).cLevel, gemm_min_rows: Int64(gemmMinRows),
-                       skinny_max_rows: Int64(skinnyMaxRows))
+                       skinny_max_rows: Int64(skinnyMaxRows), precision: (precision ?? .active).cPrecision)
     }
 }

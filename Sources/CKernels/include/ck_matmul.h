@@ -48,15 +48,38 @@ ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, c
 /// to 32 (M = 24: 11.4 ms vs 27 ms bf16), so they take every M below the GEMM threshold.
 #define CK_MATMUL_SKINNY_MAX_ROWS 32
 
+/// How exactly a matmul treats X. Weights are always used exactly as stored (bf16, f32, or q8_0/q4_0 blocks).
+typedef enum {
+    /// X is used in full f32 precision: the result equals decode-then-multiply in f32 up to float rounding, which
+    /// is what the golden fixtures (a float32 reference) require. Kernels that compute in bf16 carry X as a sum
+    /// of bf16 terms that together hold its f32 value. The default.
+    CK_PRECISION_EXACT = 0,
+    /// X may be rounded to a lower precision where that is faster (as a bf16 or int8-activation deployment does):
+    /// bf16 GEMMs round X to bf16; quantized weights may meet X quantized to int8 blocks of 32. Results differ
+    /// from the f32 reference by about that rounding; opt-in.
+    CK_PRECISION_FAST = 1
+} ck_precision;
+
+/// The precision matmuls use by default: CK_PRECISION_EXACT unless the environment variable INTERNVL_PRECISION
+/// is "fast" or ck_set_precision() chose otherwise.
+ck_precision ck_active_precision(void);
+
+/// Sets the default precision (process-wide; thread-safe). Returns it.
+ck_precision ck_set_precision(ck_precision precision);
+
+/// "exact" or "fast".
+const char *ck_precision_name(ck_precision precision);
+
 /// Every choice of a matmul's code path (for tests and benchmarks; ck_matmul_path_default() is what ck_matmul
 /// uses).
 typedef struct {
     ck_level level;             ///< CPU level, clamped to the machine's maximum
     int64_t gemm_min_rows;      ///< smallest M on the panel + GEMM path; <= 0 means CK_MATMUL_GEMM_MIN_ROWS
     int64_t skinny_max_rows;    ///< largest M (>= 2) on the skinny kernels; 0 or less turns them off; at most 32
+    ck_precision precision;     ///< how exactly X is used
 } ck_matmul_path;
 
-/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS.
+/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS, the active precision.
 ck_matmul_path ck_matmul_path_default(void);
 
 /// ck_matmul on an explicit path. `path` must not be NULL.
