@@ -11,6 +11,8 @@ public struct ClusterConfiguration: Codable, Sendable, Equatable {
         public var path: String
         /// Weight format the workers run: bf16, f32, q8_0 or q4_0.
         public var weights: String?
+        /// How exactly the workers' matmuls use activations: exact (the default) or fast (see `--precision`).
+        public var precision: String?
     }
 
     public struct Coordinator: Codable, Sendable, Equatable {
@@ -81,6 +83,7 @@ public struct ClusterConfiguration: Codable, Sendable, Equatable {
     /// Defaults applied where the file is silent.
     public enum Defaults {
         public static let weights = "bf16"
+        public static let precision = "exact"
         public static let threads = 1
         public static let kvCacheMB = 1024
         public static let maxTiles = 12
@@ -92,6 +95,8 @@ public struct ClusterConfiguration: Codable, Sendable, Equatable {
     }
 
     public var weightFormat: String { model.weights ?? Defaults.weights }
+    /// The workers' matmul precision: "exact" or "fast".
+    public var precision: String { model.precision ?? Defaults.precision }
     public var activationEncoding: String { activations ?? Defaults.activations }
     public var effectiveLimits: (maxTiles: Int, maxImagePixels: Int, maxPromptTokens: Int, maxNewTokens: Int) {
         (limits?.maxTiles ?? Defaults.maxTiles, limits?.maxImagePixels ?? Defaults.maxImagePixels,
@@ -132,6 +137,9 @@ public struct ClusterConfiguration: Codable, Sendable, Equatable {
         }
         guard Self.weightFormats.contains(weightFormat) else {
             throw fail("model.weights", "is '\(weightFormat)'; expected one of \(Self.weightFormats.joined(separator: ", "))")
+        }
+        guard ["exact", "fast"].contains(precision) else {
+            throw fail("model.precision", "is '\(precision)'; expected exact or fast")
         }
         guard ["f32", "int8"].contains(activationEncoding) else {
             throw fail("activations", "is '\(activationEncoding)'; expected f32 or int8")

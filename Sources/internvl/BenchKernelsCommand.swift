@@ -50,7 +50,6 @@ struct BenchKernelsCommand: ParsableCommand {
     func run() throws {
         let count = resolvedThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chosen = formats.isEmpty ? [.bf16, .q8_0, .q4_0, .f32] : formats.compactMap(WeightFormat.init(rawValue:))
-        Self.reexecWithRecognisedOpenBLASCoreIfNeeded()
         let benchmark = KernelBenchmark(threads: count, formats: chosen,
                                         ops: ops.isEmpty ? Set(KernelBenchmark.allOps) : Set(ops))
         var headerPrinted = false
@@ -68,27 +67,6 @@ struct BenchKernelsCommand: ParsableCommand {
             print("internvl bench kernels: \(error)", to: &stderr)
             throw ExitCode(1)
         }
-    }
-}
-
-extension BenchKernelsCommand {
-    /// OpenBLAS 0.3.21 does not recognise some newer CPUs and falls back to its slow SSE3 `Prescott` kernels; it
-    /// reads `OPENBLAS_CORETYPE` only at start-up. If that happened (and the variable is unset), run this same
-    /// command again with the variable naming the widest kernels this CPU can run.
-    static func reexecWithRecognisedOpenBLASCoreIfNeeded() {
-        guard getenv("OPENBLAS_CORETYPE") == nil, SystemInfo.openBLASCore.lowercased() == "prescott" else { return }
-        let core: String
-        switch MatmulPath.Level.machineMaximum {
-        case .scalar: return
-        case .avx2: core = "Haswell"
-        case .avx512, .avx512bf16, .amx: core = "SkylakeX"
-        }
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        fputs("internvl bench kernels: OpenBLAS chose Prescott kernels; re-running with OPENBLAS_CORETYPE=\(core)\n", stderr)
-        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
-        argv.append(nil)
-        execv("/proc/self/exe", argv)
-        // execv returned: keep going with the kernels OpenBLAS chose.
     }
 }
 

@@ -3,6 +3,7 @@ import Checkpoint
 import Cluster
 import Foundation
 import InternVL
+import Kernels
 import Models
 import SystemInfo
 
@@ -126,6 +127,7 @@ struct WorkerCommand: AsyncParsableCommand {
                                             "'\(setup.configuration.weightFormat)' is not one of \(ClusterConfiguration.weightFormats.joined(separator: ", "))")
         }
         try ComputeThreads.configure(threads: placement.threads)
+        MatmulPath.Precision.setActive(MatmulPath.Precision(name: setup.configuration.precision) ?? .exact)
         let modelURL = URL(fileURLWithPath: setup.configuration.model.path, isDirectory: true)
         let store = try CheckpointStore(directory: modelURL)
         var vision: VisionWorker?

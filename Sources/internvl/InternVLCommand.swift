@@ -21,6 +21,7 @@ struct InternVLCommand: ParsableCommand {
 
     /// Parses the command line with `INTERNVL_*` environment defaults (see `EnvironmentDefaults`) and runs.
     static func main() async {
+        OpenBLASCoreSelection.reexecWithRecognisedCoreIfNeeded()
         let arguments = EnvironmentDefaults.expand(Array(CommandLine.arguments.dropFirst()), root: Self.self)
         do {
             var command = try parseAsRoot(arguments)

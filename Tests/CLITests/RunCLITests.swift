@@ -120,5 +120,19 @@ import TestSupport
         try expectInputError(["--image", grace, "--max-prompt-tokens", "100"], mentioning: ["100", "max_prompt_tokens"])
         try expectInputError(["--max-tiles", "41"], mentioning: ["--max-tiles"])
         try expectInputError(["--video", directory.appendingPathComponent("none.mp4").path], mentioning: ["none.mp4"])
+        try expectInputError(["--precision", "bf16"], mentioning: ["--precision", "bf16", "exact, fast"])
+    }
+
+    /// `--precision fast` (activations rounded where faster) answers an image case: the prompt is the reference's to
+    /// the token (tokenization and tiling do not depend on it) and generation runs to its limit or an end token.
+    @Test func fastPrecisionAnswersAnImageCase() throws {
+        let golden = try #require(try Self.cases().first { !$0.images.isEmpty })
+        var arguments = ["-p", golden.question, "-n", String(golden.maxNewTokens), "--precision", "fast"]
+        for image in golden.images { arguments += ["--image", image] }
+        if let maxTiles = golden.maxTiles { arguments += ["--max-tiles", String(maxTiles)] }
+        let output = try run(arguments)
+        #expect(output["prompt_ids"] as? [Int] == golden.promptIDs)
+        let ids = output["ids"] as? [Int] ?? []
+        #expect(!ids.isEmpty && ids.count <= golden.maxNewTokens + 1, "\(ids)")
     }
 }

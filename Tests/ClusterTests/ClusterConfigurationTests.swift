@@ -70,6 +70,14 @@ import TestSupport
         expectError(base.replacingOccurrences(of: "tcp://127.0.0.1:5551", with: "http://x"), field: "coordinator.clients")
         expectError(base + "\nlimits: { max_tiles: 41 }", field: "limits.max_tiles", mentioning: ["1...40"])
         expectError(base + "\nactivations: fp8", field: "activations")
+        expectError(base.replacingOccurrences(of: "weights: q8_0", with: "weights: q8_0, precision: bf16"),
+                    field: "model.precision", mentioning: ["bf16", "exact or fast"])
+    }
+
+    @Test func precisionDefaultsToExact() throws {
+        #expect(try ClusterConfiguration.parse(base, file: "c.yaml").precision == "exact")
+        let fast = base.replacingOccurrences(of: "weights: q8_0", with: "weights: q8_0, precision: fast")
+        #expect(try ClusterConfiguration.parse(fast, file: "c.yaml").precision == "fast")
     }
 
     @Test func planRefusesImpossiblePlacements() throws {
