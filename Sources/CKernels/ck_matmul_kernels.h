@@ -77,7 +77,9 @@ void ck_skinny_avx2(const ck_weights *w, const float *xpack, int64_t m, int64_t 
 //          q8_0, 8 for q4_0), so that 4 weight bytes broadcast to every lane meet 16 rows at once.
 
 /// Smallest M that uses the lanes layout (and the skinny kernel built on it).
+#ifndef CK_Q8ACT_LANES_MIN_M
 #define CK_Q8ACT_LANES_MIN_M 5
+#endif
 /// Rows of X per group of the lanes layout.
 #define CK_Q8ACT_LANES 16
 
