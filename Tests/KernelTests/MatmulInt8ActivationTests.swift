@@ -163,7 +163,10 @@ struct MatmulInt8ActivationTests {
                     for level in Self.int8Levels {
                         for accumulate in [false, true] {
                             let ratio = c.worstRatio(pool: pool, path: Self.path(level, .fast), accumulate: accumulate)
-                            #expect(ratio <= 1, "\(format) M=\(m) N=\(n) K=\(k) \(level.name) accumulate=\(accumulate): error/bound \(ratio)")
+                            #expect(ratio <= 1, """
+                                \(format) M=\(m) N=\(n) K=\(k) \(level.name) accumulate=\(accumulate): \
+                                error/bound \(ratio)
+                                """)
                         }
                     }
                 }
