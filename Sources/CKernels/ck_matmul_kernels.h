@@ -135,6 +135,15 @@ void ck_q8act_gemv_avx512(const ck_weights *w, const ck_q8act_layout *layout, co
 void ck_q8act_skinny_avx512(const ck_weights *w, const ck_q8act_layout *layout, const void *xq, int64_t row0,
                             int64_t nrows, float *y, int64_t ldy, int accumulate);
 
+/// The AVX2 int8-activation kernels (no VNNI): X quantized the same way, one row after another (f32 scales, int32
+/// sums of the quants, then the quants in column order; each row padded to 64 bytes).
+int64_t ck_q8act_avx2_bytes(int64_t m, int64_t k);
+void ck_q8act_quantize_avx2(const float *x, int64_t m, int64_t k, void *dst);
+/// Any M (1..CK_SKINNY_MAX_M): y[i * ldy + r] = dot(x row i, W[r]) (or += with `accumulate`) for i < m and
+/// row0 <= r < row0 + nrows; weight rows are read from memory once.
+void ck_q8act_matmul_avx2(const ck_weights *w, const void *xq, int64_t m, int64_t row0, int64_t nrows, float *y,
+                          int64_t ldy, int accumulate);
+
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void);
 /// NULL when the target is not x86-64.
 const ck_matmul_kernels *ck_matmul_kernels_avx2(void);

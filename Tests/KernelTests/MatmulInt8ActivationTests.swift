@@ -5,8 +5,9 @@ import Testing
 /// The int8-activation kernels (``MatmulPath/Precision/fast`` against q8_0 / q4_0 weights): X quantized to blocks
 /// of 32 int8 values, integer dot products per block, `d_w · d_x · dot` summed in f32. Checked against the same
 /// arithmetic written out in Swift (quantize X, exact integer dots, the sum in Double), against the f32 result
-/// within the quantization bound, and for the fallbacks (levels without VNNI, ``MatmulPath/Precision/exact``)
-/// being bit for bit the f32-activation kernels.
+/// within the quantization bound, and for the fallbacks (the scalar level, ``MatmulPath/Precision/exact``) being
+/// bit for bit the f32-activation kernels. Every level the machine has runs: AVX2 and AVX-512 take the AVX2 int8
+/// kernels, AVX512-BF16 and AMX the AVX512-VNNI ones.
 @Suite("Matmul int8 activations")
 struct MatmulInt8ActivationTests {
     /// X quantized as the kernels must: per block of 32, d = max|x| / 127 in Float, q = x / d rounded to nearest
@@ -142,9 +143,10 @@ struct MatmulInt8ActivationTests {
         MatmulPath(level: level, gemmMinRows: 32, skinnyMaxRows: 31, precision: precision)
     }
 
-    /// Whether FAST runs the int8 kernels at `level` on this machine (VNNI comes with AVX512-BF16).
+    /// Whether FAST runs the int8 kernels at `level` on this machine: the AVX2 ones at AVX2 and AVX-512, the
+    /// AVX512-VNNI ones from AVX512-BF16 (which brings VNNI) up; the scalar level has none.
     static func usesInt8(_ level: MatmulPath.Level) -> Bool {
-        min(level, MatmulPath.Level.machineMaximum) >= .avx512bf16
+        min(level, MatmulPath.Level.machineMaximum) >= .avx2
     }
 
     static let int8Levels = MatmulPath.Level.allCases.filter(usesInt8)
@@ -183,8 +185,10 @@ struct MatmulInt8ActivationTests {
             for m in [1, 4, 7, 31] {
                 seed += 1
                 let c = try Case(format: format, m: m, n: 33, k: 14336 + 32, seed: seed)
-                let ratio = c.worstRatio(pool: pool, path: Self.path(Self.int8Levels[0], .fast), accumulate: false)
-                #expect(ratio <= 1, "\(format) M=\(m) threads=\(threads): error/bound \(ratio)")
+                for level in Self.int8Levels {
+                    let ratio = c.worstRatio(pool: pool, path: Self.path(level, .fast), accumulate: false)
+                    #expect(ratio <= 1, "\(format) M=\(m) threads=\(threads) \(level.name): error/bound \(ratio)")
+                }
             }
         }
     }
@@ -247,18 +251,20 @@ struct MatmulInt8ActivationTests {
         // The ties row alone, against the reference rounded half away from zero: they must differ (the kernels
         // round half to even, as the reference does).
         let tieCase = Case(w: w, m: 1, x: ties)
-        let y = tieCase.run(pool: pool, path: Self.path(Self.int8Levels[0], .fast), accumulate: false).y
         let weights = IntegerWeights(w)
-        var differs = false
-        for j in 0..<n {
-            var awayFromZero = 0.0
-            for t in 0..<k {
-                let q = ties[t].rounded(.toNearestOrAwayFromZero)
-                awayFromZero += Double(weights.d[(j * k + t) / 32]) * Double(weights.q[j * k + t]) * Double(q)
+        for level in Self.int8Levels {
+            let y = tieCase.run(pool: pool, path: Self.path(level, .fast), accumulate: false).y
+            var differs = false
+            for j in 0..<n {
+                var awayFromZero = 0.0
+                for t in 0..<k {
+                    let q = ties[t].rounded(.toNearestOrAwayFromZero)
+                    awayFromZero += Double(weights.d[(j * k + t) / 32]) * Double(weights.q[j * k + t]) * Double(q)
+                }
+                if abs(Double(y[j]) - awayFromZero) > tieCase.bound[j] { differs = true }
             }
-            if abs(Double(y[j]) - awayFromZero) > tieCase.bound[j] { differs = true }
+            #expect(differs, "\(level.name): ties must round to even, not away from zero")
         }
-        #expect(differs, "ties must round to even, not away from zero")
     }
 
     @Test("within the int8 quantization bound of the f32 result", arguments: [WeightFormat.q8_0, .q4_0])
@@ -267,29 +273,31 @@ struct MatmulInt8ActivationTests {
         let pool = try ThreadPool(threads: 2)
         for (index, m) in [1, 3, 16].enumerated() {
             let c = try Case(format: format, m: m, n: 33, k: 544, seed: 92_000 + UInt64(index))
-            let fast = c.run(pool: pool, path: Self.path(Self.int8Levels[0], .fast), accumulate: false).y
             let exact = try MatmulTests.Case(format: format, m: m, n: 33, k: 544, seed: 92_000 + UInt64(index))
             #expect(exact.x == c.x)
-            var worst = 0.0, rounded = 0
-            for i in fast.indices {
-                let allowed = c.quantizationBound[i] + c.bound[i] + exact.bound[i]
-                let difference = abs(Double(fast[i]) - exact.reference[i])
-                worst = max(worst, difference / allowed)
-                if difference > exact.bound[i] { rounded += 1 }
+            for level in Self.int8Levels {
+                let fast = c.run(pool: pool, path: Self.path(level, .fast), accumulate: false).y
+                var worst = 0.0, rounded = 0
+                for i in fast.indices {
+                    let allowed = c.quantizationBound[i] + c.bound[i] + exact.bound[i]
+                    let difference = abs(Double(fast[i]) - exact.reference[i])
+                    worst = max(worst, difference / allowed)
+                    if difference > exact.bound[i] { rounded += 1 }
+                }
+                #expect(worst <= 1, "\(format) M=\(m) \(level.name): |fast - f32| / quantization bound \(worst)")
+                // Beyond float rounding somewhere: the int8 kernels really ran.
+                #expect(rounded > 0, "\(format) M=\(m) \(level.name): FAST should differ from f32 beyond float rounding")
             }
-            #expect(worst <= 1, "\(format) M=\(m): |fast - f32| / quantization bound \(worst)")
-            // Beyond float rounding somewhere: the int8 kernels really ran.
-            #expect(rounded > 0, "\(format) M=\(m): FAST should differ from f32 by more than float rounding")
         }
     }
 
-    @Test("EXACT, and FAST without VNNI, are bit for bit the f32-activation kernels",
+    @Test("EXACT at every level, and FAST at the scalar level, are bit for bit the f32-activation kernels",
           arguments: [WeightFormat.q8_0, .q4_0])
     func fallbacksUnchanged(format: WeightFormat) throws {
         let pool = try ThreadPool(threads: 2)
         for (index, m) in [1, 4, 16].enumerated() {
             let c = try Case(format: format, m: m, n: 37, k: 352, seed: 93_000 + UInt64(index))
-            // The AVX-512 level has no int8 kernels: FAST there is the exact kernel.
+            // The scalar level has no int8 kernels: FAST there is the exact kernel.
             let levels = MatmulPath.Level.allCases.filter { $0 <= MatmulPath.Level.machineMaximum }
             for level in levels {
                 let exact = c.run(pool: pool, path: Self.path(level, .exact), accumulate: false).y
