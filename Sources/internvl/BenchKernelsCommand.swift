@@ -28,7 +28,7 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit (default: all).")
     var ops: [String] = []
 
-    @Option(name: .long, help: "Matmul precision to measure: exact, fast or both (default: both).")
+    @Option(name: .long, help: "Matmul precision to measure: exact, fast or both.")
     var precision: String = "both"
 
     /// The precisions `--precision` names.
