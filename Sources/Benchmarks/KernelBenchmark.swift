@@ -1,6 +1,10 @@
 import CKernels
 import Kernels
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `internvl bench kernels`: measures this machine's ceilings, then every matmul format on InternVL2-8B's
 /// Linear shapes, and reports each as time, rate and fraction of the ceiling.
 public struct KernelBenchmark {
@@ -38,12 +42,22 @@ public struct KernelBenchmark {
     /// Every op name the benchmark knows.
     public static let allOps: [String] = ["decode", "prefill", "vit"]
 
-    /// A benchmark with `threads` threads over the given weight formats and ops (default: all).
+    /// Matmul precisions measured. Decode rows of quantized formats under ``MatmulPath/Precision/fast`` (int8
+    /// activations) are labelled `<format>/fast`; every other row runs ``MatmulPath/Precision/exact``, unlabelled.
+    public var precisions: [MatmulPath.Precision]
+
+    /// The smallest working set of a decode measurement: each timed call reads a different copy of the weights,
+    /// cycling through enough copies that no call finds its matrix in the last-level cache (at least 1 GiB, or
+    /// twice the L3 size from sysfs, whichever is larger).
+    public static var decodeWorkingSetBytes: Int { max(1 << 30, 2 * (lastLevelCacheBytes ?? 0)) }
+
+    /// A benchmark with `threads` threads over the given weight formats, ops and precisions (default: all).
     public init(threads: Int, formats: [WeightFormat] = [.bf16, .q8_0, .q4_0, .f32],
-                ops: Set<String> = Set(KernelBenchmark.allOps)) {
+                ops: Set<String> = Set(KernelBenchmark.allOps), precisions: [MatmulPath.Precision] = [.exact, .fast]) {
         self.threads = threads
         self.formats = formats
         self.ops = ops
+        self.precisions = precisions
     }
 
     /// Runs everything, handing each record to `emit` as soon as it is measured.
@@ -80,26 +94,84 @@ public struct KernelBenchmark {
             for format in formats {
                 let w = try WeightMatrix(rows: shape.n, cols: shape.k, format: format, bf16: source, pool: pool)
                 for (op, ms) in shape.ops where ops.contains(op) {
+                    if op == "decode" {
+                        try measureDecode(w, ms: ms, x: x, y: y, pool: pool, bandwidth: bandwidth, gemm: gemm, emit: emit)
+                        continue
+                    }
                     for m in ms {
                         let timer = m >= 512 ? BenchmarkTimer(minRuns: 3, maxRuns: 5, minTotalSeconds: 0.5)
                                              : BenchmarkTimer()
                         let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool) }.median
-                        if op == "decode" {
-                            let rate = Double(w.byteCount) / time / 1e9
-                            let flops = 2 * Double(m) * Double(shape.n) * Double(shape.k)
-                            let roofline = BenchmarkRecord.Roofline(bytes: Double(w.byteCount), flops: flops, seconds: time,
-                                                                    bandwidthGBs: bandwidth, gemmGFLOPs: gemm)
-                            emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
-                                         rate: rate, unit: "GB/s", fraction: rate / bandwidth, roofline: roofline))
-                        } else {
-                            let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
-                            emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
-                                         rate: rate, unit: "GFLOP/s", fraction: rate / gemm))
-                        }
+                        let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
+                        emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
+                                     rate: rate, unit: "GFLOP/s", fraction: rate / gemm))
                     }
                 }
             }
         }
+    }
+
+    /// Decode (M = 1, 4, 16) on `w`, from memory rather than cache: every timed call reads the next of enough
+    /// copies of `w` to fill ``decodeWorkingSetBytes`` (capped by free memory), so each copy has left the L3
+    /// before it is read again. Emits one record per M and precision (FAST only for quantized formats).
+    private func measureDecode(_ w: WeightMatrix, ms: [Int], x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                               pool: ThreadPool, bandwidth: Double, gemm: Double,
+                               emit: (BenchmarkRecord) -> Void) throws {
+        var copies = [w]
+        let wanted = (Self.decodeWorkingSetBytes + w.byteCount - 1) / w.byteCount
+        let affordable = max(1, Self.spareMemoryBytes / 2 / w.byteCount)
+        for _ in 1..<max(1, min(wanted, affordable)) {
+            copies.append(try WeightMatrix(rows: w.rows, cols: w.cols, format: w.format, values: w.rawValues,
+                                           scales: w.format.isQuantized ? w.rawScales : nil))
+        }
+        let runs = precisions.filter { $0 == .exact || w.format.isQuantized }
+        for precision in runs {
+            let path = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS),
+                                  skinnyMaxRows: MatmulPath.defaultSkinnyMaxRows, precision: precision)
+            let label = precision == .exact ? w.format.rawValue : "\(w.format.rawValue)/\(precision.name)"
+            for m in ms {
+                var next = 0
+                let time = BenchmarkTimer().measure {
+                    matmul(x, rows: m, copies[next], into: y, pool: pool, path: path)
+                    next = (next + 1) % copies.count
+                }.median
+                let bytes = Double(w.byteCount)
+                let flops = 2 * Double(m) * Double(w.rows) * Double(w.cols)
+                let roofline = BenchmarkRecord.Roofline(bytes: bytes, flops: flops, seconds: time,
+                                                        bandwidthGBs: bandwidth, gemmGFLOPs: gemm)
+                let rate = bytes / time / 1e9
+                emit(.kernel(op: "decode", format: label, m: m, k: w.cols, n: w.rows, seconds: time, rate: rate,
+                             unit: "GB/s", fraction: rate / bandwidth, roofline: roofline))
+            }
+        }
+    }
+
+    /// The L3 (last-level) cache size of CPU 0 from sysfs, if the kernel reports one.
+    static var lastLevelCacheBytes: Int? {
+        guard let text = readSmallFile("/sys/devices/system/cpu/cpu0/cache/index3/size") else { return nil }
+        let trimmed = text.filter { !$0.isWhitespace }
+        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        if let last = trimmed.last, let multiplier = multipliers[last], let value = Int(trimmed.dropLast()) {
+            return value * multiplier
+        }
+        return Int(trimmed)
+    }
+
+    /// MemAvailable from /proc/meminfo (4 GiB if it cannot be read).
+    static var spareMemoryBytes: Int {
+        guard let text = readSmallFile("/proc/meminfo"),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+              let kib = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { return 4 << 30 }
+        return kib * 1024
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = fread(&bytes, 1, bytes.count - 1, file)
+        return String(decoding: bytes[0..<count], as: UTF8.self)
     }
 
     /// Uniform floats in [-scale, scale), filled in parallel from a per-chunk xorshift generator.

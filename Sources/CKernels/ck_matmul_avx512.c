@@ -78,6 +78,13 @@ CK_AVX512 static void ck_decode_avx512(const ck_weights *w, int64_t row0, int64_
 }
 
 // ---- GEMV (M = 1): R rows at once, one accumulator each, so R interleaved weight streams ---------------
+//
+// Each row stream is also prefetched CK_GEMV_PREFETCH bytes ahead, once per 64 bytes read: in A/B runs on a
+// loaded 2-core Sapphire Rapids VM (K = 4096, N = 14336, 2 threads, weights cycled through 1 GiB) that was 0-15%
+// faster for bf16 and q8_0 (most under contention from other jobs) and never clearly slower. Results unchanged.
+#ifndef CK_GEMV_PREFETCH
+#define CK_GEMV_PREFETCH 512
+#endif
 
 CK_AVX512 CK_INLINE void ck_gemv_f32_rows(const float *w, int64_t k, const float *x, int R, float *out) {
     __m512 acc[CK_GEMV_ROWS];
@@ -103,6 +110,7 @@ CK_AVX512 CK_INLINE void ck_gemv_bf16_rows(const uint16_t *w, int64_t k, const f
         __m512 xv = _mm512_loadu_ps(x + i);
         for (int r = 0; r < R; r++) {
             __m512 wv = ck_bf16x16(_mm256_loadu_si256((const __m256i *)(w + r * k + i)));
+            if ((i & 31) == 0) _mm_prefetch((const char *)(w + r * k + i) + CK_GEMV_PREFETCH, _MM_HINT_T0);
             acc[r] = _mm512_fmadd_ps(wv, xv, acc[r]);
         }
     }
@@ -135,6 +143,7 @@ CK_AVX512 CK_INLINE void ck_gemv_q8_rows(const int8_t *w, const uint16_t *s, int
             __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
             for (int r = 0; r < R; r++) {
                 const int8_t *q = w + r * k + off;
+                if ((bb & 1) == 0) _mm_prefetch((const char *)q + CK_GEMV_PREFETCH, _MM_HINT_T0);
                 __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
                 __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
                 __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
@@ -164,7 +173,9 @@ CK_AVX512 CK_INLINE void ck_gemv_q4_rows(const uint8_t *w, const uint16_t *s, in
             int64_t off = (b0 + bb) * CK_QBLOCK;
             __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
             for (int r = 0; r < R; r++) {
-                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(w + r * (k / 2) + off / 2)));
+                const uint8_t *q = w + r * (k / 2) + off / 2;
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+                if ((bb & 3) == 0) _mm_prefetch((const char *)q + CK_GEMV_PREFETCH, _MM_HINT_T0);
                 __m512 lo = _mm512_permutexvar_ps(v, table);
                 __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
                 __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));

@@ -62,6 +62,88 @@ void ck_skinny_avx512(const ck_weights *w, const float *xpack, int64_t m, int64_
 void ck_skinny_avx2(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0, int64_t nrows,
                     float *y, int64_t ldy, int accumulate);
 
+// ---- int8 activations (CK_PRECISION_FAST against q8_0 / q4_0 weights) ----------------------------------------
+//
+// X is quantized once per call, block by block (32 values of a row): d = max|x| / 127 (f32), q = x / d rounded
+// to nearest even, in [-127, 127] (all zero when d = 0). Each block of W then meets its block of X as an integer
+// dot product (vpdpbusd): y += d_w * d_x * (float)sum(w_q * x_q).
+//
+// Two layouts of the quantized X:
+//   rows   (M < CK_Q8ACT_LANES_MIN_M) each row on its own: f32 scales, then the quants (q8_0 weights: q + 128 as
+//          u8, so the weights can be the signed operand; q4_0 weights: q in the nibbles' order, 4 blocks per
+//          128 bytes, plus -8 * sum(q) per block), each row padded to 64 bytes;
+//   lanes  (M >= CK_Q8ACT_LANES_MIN_M) 16 rows of X side by side, one per 32-bit lane: per block 8 x 64 bytes
+//          (4 columns of each of the 16 rows), the 16 rows' scales and their offsets (-c * sum(q), c = 128 for
+//          q8_0, 8 for q4_0), so that 4 weight bytes broadcast to every lane meet 16 rows at once.
+
+/// Smallest M that uses the lanes layout (and the skinny kernel built on it).
+#ifndef CK_Q8ACT_LANES_MIN_M
+#define CK_Q8ACT_LANES_MIN_M 5
+#endif
+/// Rows of X per group of the lanes layout.
+#define CK_Q8ACT_LANES 16
+
+/// Where each part of the quantized X lives (bytes from the start of the buffer, which is 64-byte aligned).
+typedef struct {
+    int format;           ///< CK_FORMAT_Q8_0 or CK_FORMAT_Q4_0: the weights it is laid out for
+    int lanes;            ///< 1: the lanes layout, 0: the rows layout
+    int64_t m, k, nb;     ///< rows and columns of X, blocks per row
+    int64_t nb16;         ///< nb rounded up to 16 (scales are padded with zeros to it)
+    int64_t unit_bytes;   ///< rows layout: bytes per X row; lanes layout: bytes per group of 16 rows
+    int64_t quant_offset; ///< within a unit: where the quants start (the scales come first)
+    int64_t extra_offset; ///< within a unit: q4_0 offsets (rows layout) or the lanes layout's offsets
+    int64_t bytes;        ///< the whole buffer
+} ck_q8act_layout;
+
+/// The layout for M rows of X with K columns (K % 32 == 0) against weights in `format`.
+static inline ck_q8act_layout ck_q8act_layout_for(int format, int64_t m, int64_t k) {
+    ck_q8act_layout l;
+    l.format = format;
+    l.m = m;
+    l.k = k;
+    l.nb = k / 32;
+    l.lanes = m >= CK_Q8ACT_LANES_MIN_M;
+    if (l.lanes) {
+        l.nb16 = l.nb;
+        l.quant_offset = l.nb * 64;               // 16 f32 scales per block
+        l.extra_offset = l.quant_offset + l.nb * 512;
+        l.unit_bytes = l.extra_offset + l.nb * 64;  // 16 int32 offsets per block
+        l.bytes = (m + CK_Q8ACT_LANES - 1) / CK_Q8ACT_LANES * l.unit_bytes;
+    } else {
+        l.nb16 = (l.nb + 15) / 16 * 16;
+        l.quant_offset = l.nb16 * 4;
+        if (format == CK_FORMAT_Q4_0) {
+            int64_t groups = (l.nb + 3) / 4;
+            l.extra_offset = l.quant_offset + groups * 128;
+            l.unit_bytes = l.extra_offset + groups * 64;
+        } else {
+            l.extra_offset = l.quant_offset + (l.nb + 1) / 2 * 64;
+            l.unit_bytes = l.extra_offset;
+        }
+        l.bytes = m * l.unit_bytes;
+    }
+    return l;
+}
+
+/// Quantizes X (m rows of k floats, dense) into `dst` (64-byte aligned, layout->bytes) as `layout` says.
+void ck_q8act_quantize_avx512(const ck_q8act_layout *layout, const float *x, void *dst);
+/// M = 1 (rows layout): out[r] = dot(x, W[row0 + r]) for r < nrows.
+void ck_q8act_gemv_avx512(const ck_weights *w, const ck_q8act_layout *layout, const void *xq, int64_t row0,
+                          int64_t nrows, float *out);
+/// 2 <= M <= CK_SKINNY_MAX_M, either layout: y[i * ldy + row0 + r] = dot(x row i, W[row0 + r]) (or += with
+/// `accumulate`) for i < M, r < nrows; each weight row is read from memory once.
+void ck_q8act_skinny_avx512(const ck_weights *w, const ck_q8act_layout *layout, const void *xq, int64_t row0,
+                            int64_t nrows, float *y, int64_t ldy, int accumulate);
+
+/// The AVX2 int8-activation kernels (no VNNI): X quantized the same way, one row after another (f32 scales, int32
+/// sums of the quants, then the quants in column order; each row padded to 64 bytes).
+int64_t ck_q8act_avx2_bytes(int64_t m, int64_t k);
+void ck_q8act_quantize_avx2(const float *x, int64_t m, int64_t k, void *dst);
+/// Any M (1..CK_SKINNY_MAX_M): y[i * ldy + r] = dot(x row i, W[r]) (or += with `accumulate`) for i < m and
+/// row0 <= r < row0 + nrows; weight rows are read from memory once.
+void ck_q8act_matmul_avx2(const ck_weights *w, const void *xq, int64_t m, int64_t row0, int64_t nrows, float *y,
+                          int64_t ldy, int accumulate);
+
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void);
 /// NULL when the target is not x86-64.
 const ck_matmul_kernels *ck_matmul_kernels_avx2(void);

@@ -28,7 +28,18 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit (default: all).")
     var ops: [String] = []
 
+    @Option(name: .long, help: "Matmul precision to measure: exact, fast or both.")
+    var precision: String = "both"
+
+    /// The precisions `--precision` names.
+    private var precisions: [MatmulPath.Precision] {
+        precision == "both" ? [.exact, .fast] : MatmulPath.Precision(name: precision).map { [$0] } ?? []
+    }
+
     func validate() throws {
+        if precisions.isEmpty {
+            throw ValidationError("--precision: unknown precision '\(precision)' (use exact, fast, both)")
+        }
         for name in ops where !KernelBenchmark.allOps.contains(name) {
             throw ValidationError("--ops: unknown op '\(name)' (use decode, prefill, vit)")
         }
@@ -51,7 +62,8 @@ struct BenchKernelsCommand: ParsableCommand {
         let count = resolvedThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chosen = formats.isEmpty ? [.bf16, .q8_0, .q4_0, .f32] : formats.compactMap(WeightFormat.init(rawValue:))
         let benchmark = KernelBenchmark(threads: count, formats: chosen,
-                                        ops: ops.isEmpty ? Set(KernelBenchmark.allOps) : Set(ops))
+                                        ops: ops.isEmpty ? Set(KernelBenchmark.allOps) : Set(ops),
+                                        precisions: precisions)
         var headerPrinted = false
         do {
             try benchmark.run { record in
