@@ -32,11 +32,11 @@ public struct KernelBenchmark {
     /// Weight formats measured, in order.
     public var formats: [WeightFormat]
 
-    /// Ops measured ("decode", "prefill", "vit").
+    /// Ops measured ("decode", "prefill", "vit", "attention").
     public var ops: Set<String>
 
     /// Every op name the benchmark knows.
-    public static let allOps: [String] = ["decode", "prefill", "vit"]
+    public static let allOps: [String] = ["decode", "prefill", "vit", "attention"]
 
     /// A benchmark with `threads` threads over the given weight formats and ops (default: all).
     public init(threads: Int, formats: [WeightFormat] = [.bf16, .q8_0, .q4_0, .f32],
@@ -62,6 +62,10 @@ public struct KernelBenchmark {
         let gemm = MachineCeilings.sgemmRate(pool: pool)
         emit(.ceiling(name: "sgemm", detail: "OpenBLAS \(MachineCeilings.openBLASCore), 1024x1024x2048 per thread; "
                       + "kernels at level \(MatmulPath.Level.active.name)", threads: threads, value: gemm, unit: "GFLOP/s"))
+
+        if ops.contains("attention") {
+            try AttentionBenchmark(pool: pool, bandwidth: bandwidth, gemm: gemm).run(emit: emit)
+        }
 
         let maxXFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.k } } }.max()!
         let maxYFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.n } } }.max()!
