@@ -1,3 +1,5 @@
+import CKernels
+
 /// One sequence's attention inside an ``AttentionScheduler`` call: where its queries, keys, values and outputs
 /// live, and their shape (mask, strides). Pointers are into buffers the caller keeps alive for the call.
 public struct AttentionJob {
@@ -8,10 +10,12 @@ public struct AttentionJob {
     public var shape: AttentionShape
     /// Tasks before this job's first one (filled by `AttentionScheduler.run`).
     var firstTask = 0
-    /// Query rows per task.
-    var chunkRows = 1
-    /// Query chunks of this job.
+    /// Query chunks of this job (row-split jobs), each about the same work.
     var chunks = 1
+    /// Key parts of this job (split-key jobs; 0 for row-split jobs).
+    var keyParts = 0
+    /// Where this job's partial results start in the scheduler's partial buffer (split-key jobs).
+    var partialOffset = 0
 
     public init(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                 output: UnsafeMutablePointer<Float>, shape: AttentionShape) {
@@ -23,20 +27,33 @@ public struct AttentionJob {
     }
 }
 
-/// Attention of several sequences at once on the tiled C kernel, split over a pool's threads in tasks of
-/// (sequence, query head, block of query rows); a sequence's rows are split only when there are too few
-/// (sequence, head) tasks to keep every thread busy. Holds the per-thread kernel scratch and the job list, both
-/// reused from call to call, so a decode step allocates nothing here. The model (`ParallelAttention`) and
+/// Attention of several sequences at once on the tiled C kernel, split over a pool's threads.
+///
+/// - A job with few (query, head) rows and a long cache (decode, short chunks after a long prompt) is split by
+///   keys: every task covers all heads of one key range, so the cache is read once, in address order, by all
+///   threads at once; a second, short pass merges the parts (online-softmax combine).
+/// - Other jobs (prefill, vision) are split by (query head, chunk of query rows); causal chunks are cut so each
+///   holds about the same work (a late row sees more keys than an early one), not the same number of rows.
+///
+/// Holds the per-thread kernel scratch, the partial buffers and the job list, all reused from call to call, so a
+/// decode step allocates nothing here once they have grown. The model (`ParallelAttention`) and
 /// `internvl bench kernels --ops attention` both run attention through this type.
 public final class AttentionScheduler {
-    /// Fewest query rows a task gets when a sequence's rows are split.
+    /// Fewest query rows a task gets on average when a sequence's rows are split.
     static let minimumRowsPerTask = 32
-    /// Tasks wanted per thread, so threads that finish early find more.
+    /// Tasks wanted per thread, so threads that finish early (or get descheduled) find more.
     static let tasksPerThread = 4
+    /// Most (query, head) rows of a job split by keys (the kernel's row block).
+    static let splitKeyMaximumRows = Int(CK_ATTENTION_ROW_BLOCK)
+    /// Fewest keys per key part (a multiple of every level's key tile).
+    static let minimumKeysPerPart = 512
 
     public let headDim: Int
     private let scratchPerThread: Int
     private var scratch: UnsafeMutableBufferPointer<Float>
+    private var partials: UnsafeMutableBufferPointer<Float>
+    /// Indices of the split-key jobs of the current call (capacity kept).
+    private var splitJobs: [Int] = []
     /// The jobs of the current call (capacity kept between calls).
     public var jobs: [AttentionJob] = []
 
@@ -44,9 +61,13 @@ public final class AttentionScheduler {
         self.headDim = headDim
         scratchPerThread = Ops.attentionScratchCount(headDim: headDim)
         scratch = .allocate(capacity: 0)
+        partials = .allocate(capacity: 0)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        partials.deallocate()
+    }
 
     /// Runs every job in `jobs` on `pool`, then empties the list (keeping its storage).
     public func run(pool: ThreadPool) {
@@ -55,48 +76,154 @@ public final class AttentionScheduler {
             scratch = .allocate(capacity: scratchPerThread * pool.threadCount)
             scratch.initialize(repeating: 0)
         }
-        let headTasks = jobs.reduce(0) { $0 + $1.shape.heads }
-        let splits = max(1, (Self.tasksPerThread * pool.threadCount + headTasks - 1) / max(headTasks, 1))
-        var tasks = 0
+        let wanted = Self.tasksPerThread * pool.threadCount
+        var rowTasks = 0, splitCount = 0
+        for job in jobs {
+            if Self.keyParts(job.shape, wanted: 1) > 1 { splitCount += 1 } else { rowTasks += job.shape.heads }
+        }
+        let splits = max(1, (wanted + rowTasks - 1) / max(rowTasks, 1))
+        let partsWanted = max(1, (wanted + splitCount - 1) / max(splitCount, 1))
+        var tasks = 0, partialFloats = 0
+        splitJobs.removeAll(keepingCapacity: true)
         for index in jobs.indices {
-            let queries = jobs[index].shape.queries
-            let chunkRows = max(min(queries, Self.minimumRowsPerTask), (queries + splits - 1) / splits, 1)
-            jobs[index].chunkRows = chunkRows
-            jobs[index].chunks = (queries + chunkRows - 1) / chunkRows
+            let s = jobs[index].shape
             jobs[index].firstTask = tasks
-            tasks += jobs[index].chunks * jobs[index].shape.heads
+            let parts = Self.keyParts(s, wanted: partsWanted)
+            if parts > 1 {
+                let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
+                jobs[index].keyParts = parts
+                jobs[index].partialOffset = partialFloats
+                partialFloats += parts * (counts.partial + counts.stats)
+                splitJobs.append(index)
+                tasks += parts
+            } else {
+                jobs[index].keyParts = 0
+                jobs[index].chunks = max(1, min(splits, s.queries / Self.minimumRowsPerTask))
+                tasks += jobs[index].chunks * s.heads
+            }
+        }
+        if partials.count < partialFloats {
+            partials.deallocate()
+            partials = .allocate(capacity: partialFloats)
+            partials.initialize(repeating: 0)
         }
         let perThread = scratchPerThread
-        let workspace = scratch.baseAddress!
+        let workspace = scratch.baseAddress!, partialBase = partials.baseAddress!
         jobs.withUnsafeBufferPointer { list in
             pool.run(tasks: tasks) { task, thread in
                 var index = 0
                 while index + 1 < list.count && list[index + 1].firstTask <= task { index += 1 }
                 let job = list[index]
                 let local = task - job.firstTask
-                let head = local / job.chunks
-                let firstRow = (local % job.chunks) * job.chunkRows
-                let rows = firstRow..<min(job.shape.queries, firstRow + job.chunkRows)
-                Self.attend(job, heads: head..<(head + 1), queries: rows,
-                            scratch: UnsafeMutableBufferPointer(start: workspace + thread * perThread, count: perThread))
+                let taskScratch = UnsafeMutableBufferPointer(start: workspace + thread * perThread, count: perThread)
+                if job.keyParts > 0 {
+                    Self.attendPart(job, part: local, partials: partialBase + job.partialOffset, scratch: taskScratch)
+                } else {
+                    let head = local / job.chunks
+                    let rows = Self.chunk(job.shape, local % job.chunks, of: job.chunks)
+                    Self.attend(job, heads: head..<(head + 1), queries: rows, scratch: taskScratch)
+                }
+            }
+            if !splitJobs.isEmpty {
+                splitJobs.withUnsafeBufferPointer { split in
+                    pool.run(tasks: split.count) { task, _ in
+                        let job = list[split[task]]
+                        Self.combine(job, partials: partialBase + job.partialOffset)
+                    }
+                }
             }
         }
         jobs.removeAll(keepingCapacity: true)
     }
 
-    /// One kernel call over the heads and query rows given.
-    private static func attend(_ job: AttentionJob, heads: Range<Int>, queries: Range<Int>,
-                               scratch: UnsafeMutableBufferPointer<Float>) {
+    /// Key parts a job is split into: 1 (split by rows) unless it has few rows and enough keys for two parts.
+    static func keyParts(_ s: AttentionShape, wanted: Int) -> Int {
+        guard s.queries * s.heads <= splitKeyMaximumRows, s.queries >= 1 else { return 1 }
+        return max(1, min(wanted, s.keys / minimumKeysPerPart))
+    }
+
+    /// Keys of part `p` of `parts`: equal ranges, cut at multiples of the widest key tile.
+    static func keyRange(_ s: AttentionShape, part p: Int, of parts: Int) -> Range<Int> {
+        let tile = Int(CK_ATTENTION_KEY_TILE)
+        let tiles = (s.keys + tile - 1) / tile
+        let lower = min(s.keys, tiles * p / parts * tile), upper = min(s.keys, tiles * (p + 1) / parts * tile)
+        return lower..<upper
+    }
+
+    /// Query rows of chunk `i` of `chunks`: bidirectional rows in equal counts; causal rows so that each chunk
+    /// covers about the same number of (query, visible key) pairs.
+    static func chunk(_ s: AttentionShape, _ i: Int, of chunks: Int) -> Range<Int> {
+        func boundary(_ i: Int) -> Int {
+            if i <= 0 { return 0 }
+            if i >= chunks { return s.queries }
+            guard case .causal(let offset) = s.mask else { return s.queries * i / chunks }
+            // Row t costs offset + t + 1 keys; rows [0, t) cost offset * t + t (t + 1) / 2. Solve for the row where
+            // that reaches i / chunks of the total.
+            let n = Double(s.queries), o = Double(offset)
+            let target = (o * n + n * (n + 1) / 2) * Double(i) / Double(chunks)
+            let b = o + 0.5
+            let t = (-b + (b * b + 2 * target).squareRoot()).rounded()
+            return min(s.queries, max(0, Int(t)))
+        }
+        let lower = boundary(i), upper = max(lower, boundary(i + 1))
+        return lower..<upper
+    }
+
+    /// Part `part` of a split-key job: all heads and queries over that part's keys, into its partial buffers.
+    private static func attendPart(_ job: AttentionJob, part: Int, partials: UnsafeMutablePointer<Float>,
+                                   scratch: UnsafeMutableBufferPointer<Float>) {
         let s = job.shape
-        let queryWidth = s.heads * s.headDim, kvWidth = s.kvHeads * s.headDim
-        let q = UnsafeBufferPointer(start: job.queries, count: max(s.queries - 1, 0) * s.qStride + queryWidth)
-        let k = UnsafeBufferPointer(start: job.keys, count: max(s.keys - 1, 0) * s.kStride + kvWidth)
-        let v = UnsafeBufferPointer(start: job.values, count: max(s.keys - 1, 0) * s.vStride + kvWidth)
-        let out = UnsafeMutableBufferPointer(start: job.output, count: max(s.queries - 1, 0) * s.outStride + queryWidth)
+        let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
+        let (q, k, v, _) = buffers(job)
+        let partial = UnsafeMutableBufferPointer(start: partials + part * counts.partial, count: counts.partial)
+        let stats = UnsafeMutableBufferPointer(start: partials + job.keyParts * counts.partial + part * counts.stats,
+                                               count: counts.stats)
         do {
-            try Ops.attention(q: q, k: k, v: v, out: out, shape: s, heads: heads, queries: queries, scratch: scratch)
+            try Ops.attentionPartial(q: q, k: k, v: v, shape: s, keys: keyRange(s, part: part, of: job.keyParts),
+                                     partial: partial, stats: stats, scratch: scratch)
         } catch {
             preconditionFailure("attention job: \(error)")
         }
+    }
+
+    /// Merges the key parts of a split-key job into its output.
+    private static func combine(_ job: AttentionJob, partials: UnsafeMutablePointer<Float>) {
+        let s = job.shape
+        let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
+        let (_, _, _, out) = buffers(job)
+        let partial = UnsafeBufferPointer(start: partials, count: job.keyParts * counts.partial)
+        let stats = UnsafeBufferPointer(start: partials + job.keyParts * counts.partial,
+                                        count: job.keyParts * counts.stats)
+        do {
+            try Ops.attentionCombine(out: out, shape: s, partials: partial, stats: stats, parts: job.keyParts)
+        } catch {
+            preconditionFailure("attention job: \(error)")
+        }
+    }
+
+    /// One kernel call over the heads and query rows given.
+    private static func attend(_ job: AttentionJob, heads: Range<Int>, queries: Range<Int>,
+                               scratch: UnsafeMutableBufferPointer<Float>) {
+        if queries.isEmpty { return }
+        let (q, k, v, out) = buffers(job)
+        do {
+            try Ops.attention(q: q, k: k, v: v, out: out, shape: job.shape, heads: heads, queries: queries,
+                              scratch: scratch)
+        } catch {
+            preconditionFailure("attention job: \(error)")
+        }
+    }
+
+    /// The job's pointers as buffers of the lengths its shape covers.
+    private static func buffers(_ job: AttentionJob) -> (
+        UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>,
+        UnsafeMutableBufferPointer<Float>
+    ) {
+        let s = job.shape
+        let queryWidth = s.heads * s.headDim, kvWidth = s.kvHeads * s.headDim
+        return (UnsafeBufferPointer(start: job.queries, count: max(s.queries - 1, 0) * s.qStride + queryWidth),
+                UnsafeBufferPointer(start: job.keys, count: max(s.keys - 1, 0) * s.kStride + kvWidth),
+                UnsafeBufferPointer(start: job.values, count: max(s.keys - 1, 0) * s.vStride + kvWidth),
+                UnsafeMutableBufferPointer(start: job.output, count: max(s.queries - 1, 0) * s.outStride + queryWidth))
     }
 }
