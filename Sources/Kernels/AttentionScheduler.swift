@@ -12,7 +12,8 @@ public struct AttentionJob {
     var firstTask = 0
     /// Query chunks of this job (row-split jobs), each about the same work.
     var chunks = 1
-    /// Key parts of this job (split-key jobs; 0 for row-split jobs).
+    /// Key parts of this job: 0 for a job split by rows; for a job with few rows, 1 (one task over all heads) or
+    /// more (split by keys, then combined).
     var keyParts = 0
     /// Where this job's partial results start in the scheduler's partial buffer (split-key jobs).
     var partialOffset = 0
@@ -29,9 +30,9 @@ public struct AttentionJob {
 
 /// Attention of several sequences at once on the tiled C kernel, split over a pool's threads.
 ///
-/// - A job with few (query, head) rows and a long cache (decode, short chunks after a long prompt) is split by
-///   keys: every task covers all heads of one key range, so the cache is read once, in address order, by all
-///   threads at once; a second, short pass merges the parts (online-softmax combine).
+/// - A job with few (query, head) rows (decode, short chunks after a prompt) runs over all its heads in each
+///   task, so the cache is read once, in address order; with a long cache it is split by keys over the threads
+///   and a second, short pass merges the parts (online-softmax combine).
 /// - Other jobs (prefill, vision) are split by (query head, chunk of query rows); causal chunks are cut so each
 ///   holds about the same work (a late row sees more keys than an early one), not the same number of rows.
 ///
@@ -46,7 +47,7 @@ public final class AttentionScheduler {
     /// Most (query, head) rows of a job split by keys (the kernel's row block).
     static let splitKeyMaximumRows = Int(CK_ATTENTION_ROW_BLOCK)
     /// Fewest keys per key part (a multiple of every level's key tile).
-    static let minimumKeysPerPart = 512
+    static let minimumKeysPerPart = 256
 
     public let headDim: Int
     private let scratchPerThread: Int
@@ -77,25 +78,26 @@ public final class AttentionScheduler {
             scratch.initialize(repeating: 0)
         }
         let wanted = Self.tasksPerThread * pool.threadCount
-        var rowTasks = 0, splitCount = 0
+        var rowTasks = 0, fewRowJobs = 0
         for job in jobs {
-            if Self.keyParts(job.shape, wanted: 1) > 1 { splitCount += 1 } else { rowTasks += job.shape.heads }
+            if Self.hasFewRows(job.shape) { fewRowJobs += 1 } else { rowTasks += job.shape.heads }
         }
         let splits = max(1, (wanted + rowTasks - 1) / max(rowTasks, 1))
-        let partsWanted = max(1, (wanted + splitCount - 1) / max(splitCount, 1))
+        let partsWanted = max(1, (wanted + fewRowJobs - 1) / max(fewRowJobs, 1))
         var tasks = 0, partialFloats = 0
         splitJobs.removeAll(keepingCapacity: true)
         for index in jobs.indices {
             let s = jobs[index].shape
             jobs[index].firstTask = tasks
-            let parts = Self.keyParts(s, wanted: partsWanted)
-            if parts > 1 {
-                let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
+            if Self.hasFewRows(s) {
+                let parts = Self.keyParts(s, wanted: partsWanted)
                 jobs[index].keyParts = parts
+                tasks += parts
+                guard parts > 1 else { continue }
+                let counts = Ops.attentionPartialCounts(rows: s.queries * s.heads, headDim: s.headDim)
                 jobs[index].partialOffset = partialFloats
                 partialFloats += parts * (counts.partial + counts.stats)
                 splitJobs.append(index)
-                tasks += parts
             } else {
                 jobs[index].keyParts = 0
                 jobs[index].chunks = max(1, min(splits, s.queries / Self.minimumRowsPerTask))
@@ -116,7 +118,9 @@ public final class AttentionScheduler {
                 let job = list[index]
                 let local = task - job.firstTask
                 let taskScratch = UnsafeMutableBufferPointer(start: workspace + thread * perThread, count: perThread)
-                if job.keyParts > 0 {
+                if job.keyParts == 1 {
+                    Self.attend(job, heads: 0..<job.shape.heads, queries: 0..<job.shape.queries, scratch: taskScratch)
+                } else if job.keyParts > 1 {
                     Self.attendPart(job, part: local, partials: partialBase + job.partialOffset, scratch: taskScratch)
                 } else {
                     let head = local / job.chunks
@@ -136,9 +140,14 @@ public final class AttentionScheduler {
         jobs.removeAll(keepingCapacity: true)
     }
 
-    /// Key parts a job is split into: 1 (split by rows) unless it has few rows and enough keys for two parts.
+    /// Whether a job has few enough (query, head) rows for tasks over all its heads (one kernel row block).
+    static func hasFewRows(_ s: AttentionShape) -> Bool {
+        s.queries >= 1 && s.queries * s.heads <= splitKeyMaximumRows
+    }
+
+    /// Key parts a job is split into: 1 unless it has few rows and enough keys for two parts.
     static func keyParts(_ s: AttentionShape, wanted: Int) -> Int {
-        guard s.queries * s.heads <= splitKeyMaximumRows, s.queries >= 1 else { return 1 }
+        guard hasFewRows(s) else { return 1 }
         return max(1, min(wanted, s.keys / minimumKeysPerPart))
     }
 

@@ -279,8 +279,8 @@ extension OpsKernelTests {
             #expect(AttentionScheduler.keyParts(AttentionShape(queries: 64, keys: 8192, heads: 32, kvHeads: 8,
                                                                headDim: 128, mask: .causal(queryOffset: 8128)),
                                                 wanted: 8) == 1)
-            #expect(AttentionScheduler.keyParts(AttentionShape(queries: 1, keys: 700, heads: 32, kvHeads: 8,
-                                                               headDim: 128, mask: .causal(queryOffset: 699)),
+            #expect(AttentionScheduler.keyParts(AttentionShape(queries: 1, keys: 500, heads: 32, kvHeads: 8,
+                                                               headDim: 128, mask: .causal(queryOffset: 499)),
                                                 wanted: 8) == 1)
         }
 
