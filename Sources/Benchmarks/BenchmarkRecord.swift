@@ -6,6 +6,8 @@ public enum BenchmarkRecord: Sendable, Equatable {
     /// its rate in `unit` and the fraction of the matching ceiling; decode records also carry their ``Roofline``.
     case kernel(op: String, format: String, m: Int, k: Int, n: Int, seconds: Double, rate: Double, unit: String,
                 fraction: Double, roofline: Roofline? = nil)
+    /// One layer's attention against its Linears (`--ops attention`).
+    case attention(AttentionRecord)
 
     /// Where a decode matmul stands against both ceilings: it must read every weight byte (read bandwidth) and
     /// do 2·M·N·K flops (the GEMM rate); the slower of the two is its bound.
@@ -46,6 +48,8 @@ public enum BenchmarkRecord: Sendable, Equatable {
             guard let roofline else { return line }
             return pad(line, 93) + pad(fixed(roofline.gflops, 1), 10) + pad(fixed(roofline.gemmFraction, 2), 10)
                 + pad(roofline.bound, 10) + fixed(roofline.boundFraction, 2)
+        case .attention(let record):
+            return record.text
         }
     }
 
@@ -63,6 +67,8 @@ public enum BenchmarkRecord: Sendable, Equatable {
             guard let roofline else { return fields + "}" }
             return fields + ",\"gflops\":\(fixed(roofline.gflops, 3)),\"gemm_fraction\":\(fixed(roofline.gemmFraction, 4)),"
                 + "\"bound\":\(jsonQuoted(roofline.bound)),\"bound_fraction\":\(fixed(roofline.boundFraction, 4))}"
+        case .attention(let record):
+            return record.json
         }
     }
 }

@@ -36,11 +36,11 @@ public struct KernelBenchmark {
     /// Weight formats measured, in order.
     public var formats: [WeightFormat]
 
-    /// Ops measured ("decode", "prefill", "vit").
+    /// Ops measured ("decode", "prefill", "vit", "attention").
     public var ops: Set<String>
 
     /// Every op name the benchmark knows.
-    public static let allOps: [String] = ["decode", "prefill", "vit"]
+    public static let allOps: [String] = ["decode", "prefill", "vit", "attention"]
 
     /// Matmul precisions measured. Decode rows of quantized formats under ``MatmulPath/Precision/fast`` (int8
     /// activations) are labelled `<format>/fast`; every other row runs ``MatmulPath/Precision/exact``, unlabelled.
@@ -76,6 +76,10 @@ public struct KernelBenchmark {
         let gemm = MachineCeilings.sgemmRate(pool: pool)
         emit(.ceiling(name: "sgemm", detail: "OpenBLAS \(MachineCeilings.openBLASCore), 1024x1024x2048 per thread; "
                       + "kernels at level \(MatmulPath.Level.active.name)", threads: threads, value: gemm, unit: "GFLOP/s"))
+
+        if ops.contains("attention") {
+            try AttentionBenchmark(pool: pool, bandwidth: bandwidth, gemm: gemm).run(emit: emit)
+        }
 
         let maxXFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.k } } }.max()!
         let maxYFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.n } } }.max()!

@@ -25,7 +25,7 @@ struct BenchKernelsCommand: ParsableCommand {
             help: "Weight formats to measure: f32, bf16, q8_0, q4_0 (default: all).")
     var formats: [String] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit (default: all).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit, attention (default: all).")
     var ops: [String] = []
 
     @Option(name: .long, help: "Matmul precision to measure: exact, fast or both.")
@@ -41,7 +41,7 @@ struct BenchKernelsCommand: ParsableCommand {
             throw ValidationError("--precision: unknown precision '\(precision)' (use exact, fast, both)")
         }
         for name in ops where !KernelBenchmark.allOps.contains(name) {
-            throw ValidationError("--ops: unknown op '\(name)' (use decode, prefill, vit)")
+            throw ValidationError("--ops: unknown op '\(name)' (use decode, prefill, vit, attention)")
         }
         if let threads = resolvedThreads, threads < 1 {
             throw ValidationError("--threads must be at least 1 (got \(threads))")

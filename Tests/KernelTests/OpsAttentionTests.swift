@@ -38,6 +38,22 @@ extension OpsKernelTests {
             Case(queries: 70, keys: 70, heads: 6, kvHeads: 3, headDim: 24, mask: .bidirectional),
             // many query heads per kv head
             Case(queries: 70, keys: 70, heads: 16, kvHeads: 1, headDim: 8, mask: .causal(queryOffset: 0)),
+            // AVX-512 tiles of 32 keys, 8-row groups: key counts around the tile size, head sizes 64/80/128/odd
+            Case(queries: 45, keys: 45, heads: 8, kvHeads: 2, headDim: 80, mask: .causal(queryOffset: 0)),
+            Case(queries: 33, keys: 97, heads: 8, kvHeads: 1, headDim: 128, mask: .causal(queryOffset: 64),
+                 kvCapacityPad: 3),
+            Case(queries: 31, keys: 31, heads: 3, kvHeads: 3, headDim: 33, mask: .bidirectional),
+            Case(queries: 12, keys: 65, heads: 4, kvHeads: 4, headDim: 64, mask: .causal(queryOffset: 53)),
+            // decode: few rows per kv head (the direct path on AVX-512), GQA 1 / 4 / 8, odd and small head sizes,
+            // key counts that leave partial 16- and 32-key tiles
+            Case(queries: 1, keys: 100, heads: 32, kvHeads: 8, headDim: 128, mask: .causal(queryOffset: 99),
+                 kvCapacityPad: 7),
+            Case(queries: 1, keys: 47, heads: 5, kvHeads: 5, headDim: 80, mask: .causal(queryOffset: 46)),
+            Case(queries: 1, keys: 17, heads: 8, kvHeads: 1, headDim: 64, mask: .causal(queryOffset: 16)),
+            Case(queries: 1, keys: 70, heads: 6, kvHeads: 2, headDim: 21, mask: .causal(queryOffset: 69)),
+            Case(queries: 1, keys: 9, heads: 4, kvHeads: 2, headDim: 5, mask: .causal(queryOffset: 8)),
+            Case(queries: 2, keys: 130, heads: 4, kvHeads: 2, headDim: 127, mask: .causal(queryOffset: 128)),
+            Case(queries: 3, keys: 3, heads: 2, kvHeads: 2, headDim: 16, mask: .bidirectional),
         ]
 
         struct Inputs {
@@ -176,6 +192,96 @@ extension OpsKernelTests {
                     #expect(ratio <= 1, "split \(ranges) of \(c) at \(levelName(level)): \(ratio)")
                 }
             }
+        }
+
+        /// Runs `jobs` (inputs with their outputs) through an ``AttentionScheduler`` on `pool`.
+        static func runScheduled(_ inputs: [Inputs], pool: ThreadPool) -> [[Float]] {
+            let scheduler = AttentionScheduler(headDim: inputs[0].shape.headDim)
+            var outs = inputs.map { [Float](repeating: .nan, count: $0.shape.queries * $0.shape.outStride) }
+            var keep: [UnsafeMutablePointer<Float>] = []
+            defer { keep.forEach { $0.deallocate() } }
+            func copy(_ a: [Float]) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(a.count, 1))
+                p.initialize(from: a, count: a.count)
+                keep.append(p)
+                return p
+            }
+            let outPointers = outs.map(copy)
+            for (x, out) in zip(inputs, outPointers) {
+                scheduler.jobs.append(AttentionJob(queries: copy(x.q), keys: copy(x.k), values: copy(x.v), output: out,
+                                                   shape: x.shape))
+            }
+            scheduler.run(pool: pool)
+            #expect(scheduler.jobs.isEmpty)
+            for i in outs.indices { outs[i] = Array(UnsafeBufferPointer(start: outPointers[i], count: outs[i].count)) }
+            return outs
+        }
+
+        @Test func schedulerSplitsKeysAndRowsAndMatchesDoubleReference() throws {
+            // One batch: a decode over a long cache (split by keys, then combined), a short decode (not split),
+            // a causal prefill after a cache (rows split by work), a vision-style bidirectional job.
+            let cases = [
+                Case(queries: 1, keys: 2100, heads: 8, kvHeads: 2, headDim: 64, mask: .causal(queryOffset: 2099),
+                     kvCapacityPad: 4),
+                Case(queries: 1, keys: 40, heads: 4, kvHeads: 1, headDim: 32, mask: .causal(queryOffset: 39)),
+                Case(queries: 150, keys: 170, heads: 2, kvHeads: 1, headDim: 48, mask: .causal(queryOffset: 20)),
+                Case(queries: 70, keys: 70, heads: 2, kvHeads: 2, headDim: 24, mask: .bidirectional),
+                Case(queries: 3, keys: 1500, heads: 4, kvHeads: 2, headDim: 40, mask: .causal(queryOffset: 1497)),
+            ]
+            let inputs = cases.enumerated().map { Self.inputs($1, seed: UInt64(300 + $0)) }
+            let refs = inputs.map(Self.reference)
+            for threads in [1, 3] {
+                let pool = try ThreadPool(threads: threads)
+                forEachOpsLevel { level in
+                    let outs = Self.runScheduled(inputs, pool: pool)
+                    for i in cases.indices {
+                        let ratio = worstRatio(outs[i], refs[i], atol: 2e-6, rtol: 1e-5)
+                        #expect(ratio <= 1, "\(cases[i]) scheduled on \(threads) threads at \(levelName(level)): \(ratio)")
+                    }
+                }
+            }
+        }
+
+        @Test func causalChunksCoverEveryRowOnceWithEvenWork() {
+            for (queries, offset, chunks) in [(4096, 0, 8), (37, 5, 4), (100, 1000, 3), (5, 0, 5), (64, 0, 2)] {
+                let shape = AttentionShape(queries: queries, keys: offset + queries, heads: 1, kvHeads: 1, headDim: 1,
+                                           mask: .causal(queryOffset: offset))
+                var next = 0
+                var works: [Int] = []
+                for i in 0..<chunks {
+                    let rows = AttentionScheduler.chunk(shape, i, of: chunks)
+                    #expect(rows.lowerBound == next, "chunk \(i) of \(chunks), T \(queries)")
+                    next = rows.upperBound
+                    works.append(rows.reduce(0) { $0 + offset + $1 + 1 })
+                }
+                #expect(next == queries)
+                if queries >= 64 * chunks {
+                    let most = works.max()!, least = works.min()!
+                    #expect(Double(most - least) <= 0.05 * Double(most), "uneven causal chunks \(works)")
+                }
+            }
+        }
+
+        @Test func keyPartsCoverTheKeysInWholeTiles() {
+            let shape = AttentionShape(queries: 1, keys: 8192 + 13, heads: 32, kvHeads: 8, headDim: 128,
+                                       mask: .causal(queryOffset: 8192 + 12))
+            let parts = AttentionScheduler.keyParts(shape, wanted: 8)
+            #expect(parts == 8)
+            var next = 0
+            for p in 0..<parts {
+                let keys = AttentionScheduler.keyRange(shape, part: p, of: parts)
+                #expect(keys.lowerBound == next)
+                #expect(keys.lowerBound % Int(CK_ATTENTION_KEY_TILE) == 0)
+                next = keys.upperBound
+            }
+            #expect(next == shape.keys)
+            // Many rows (prefill) or a short cache: not split by keys.
+            #expect(AttentionScheduler.keyParts(AttentionShape(queries: 64, keys: 8192, heads: 32, kvHeads: 8,
+                                                               headDim: 128, mask: .causal(queryOffset: 8128)),
+                                                wanted: 8) == 1)
+            #expect(AttentionScheduler.keyParts(AttentionShape(queries: 1, keys: 500, heads: 32, kvHeads: 8,
+                                                               headDim: 128, mask: .causal(queryOffset: 499)),
+                                                wanted: 8) == 1)
         }
 
         @Test func noKeysGivesZeros() throws {

@@ -1,6 +1,6 @@
 // Scaled dot-product attention, f32, with grouped-query heads: causal prefill (query position offset),
 // single-row decode over a KV cache, and bidirectional (vision) attention. Flash-attention style: keys are
-// processed in tiles of CK_ATTENTION_KEY_TILE with an online softmax, so no [T, Tk] score matrix exists.
+// processed in tiles of at most CK_ATTENTION_KEY_TILE with an online softmax, so no [T, Tk] score matrix exists.
 #ifndef CK_OPS_ATTENTION_H
 #define CK_OPS_ATTENTION_H
 #include <stddef.h>
@@ -8,8 +8,8 @@
 extern "C" {
 #endif
 
-/// Keys per tile of the online softmax.
-#define CK_ATTENTION_KEY_TILE 16
+/// Most keys per tile of the online softmax (the AVX-512 path; AVX2 and scalar use 16).
+#define CK_ATTENTION_KEY_TILE 32
 /// Most (query row, head) pairs processed together against one key tile.
 #define CK_ATTENTION_ROW_BLOCK 256
 
