@@ -6,6 +6,11 @@ public enum BenchmarkRecord: Sendable, Equatable {
     /// its rate in `unit` and the fraction of the matching ceiling; decode records also carry their ``Roofline``.
     case kernel(op: String, format: String, m: Int, k: Int, n: Int, seconds: Double, rate: Double, unit: String,
                 fraction: Double, roofline: Roofline? = nil)
+    /// One bf16-weight GEMM (prefill, vit) in one precision ("exact" or "fast"): the median time, the total rate,
+    /// the rate per thread, and the rate as a fraction of the sgemm ceiling and of the bf16 tile peak (0 when
+    /// the machine has no bf16 instruction).
+    case gemm(op: String, format: String, precision: String, m: Int, k: Int, n: Int, threads: Int, seconds: Double,
+              gflops: Double, sgemmFraction: Double, peakFraction: Double)
 
     /// Where a decode matmul stands against both ceilings: it must read every weight byte (read bandwidth) and
     /// do 2·M·N·K flops (the GEMM rate); the slower of the two is its bound.
@@ -46,6 +51,12 @@ public enum BenchmarkRecord: Sendable, Equatable {
             guard let roofline else { return line }
             return pad(line, 93) + pad(fixed(roofline.gflops, 1), 10) + pad(fixed(roofline.gemmFraction, 2), 10)
                 + pad(roofline.bound, 10) + fixed(roofline.boundFraction, 2)
+        case .gemm(let op, let format, let precision, let m, let k, let n, let threads, let seconds, let gflops,
+                   let sgemmFraction, let peakFraction):
+            let line = pad(op, 9) + pad(format, 9) + pad("\(m)", 7) + pad("\(k)", 7) + pad("\(n)", 9)
+                + pad(fixed(seconds * 1000, 3), 10) + pad("\(fixed(gflops, 1)) GFLOP/s", 20) + fixed(sgemmFraction, 2)
+            return pad(line, 93) + "precision \(precision), \(fixed(gflops / Double(max(threads, 1)), 1)) GFLOP/s per "
+                + "thread, \(fixed(peakFraction, 2)) of bf16 tile peak"
         }
     }
 
@@ -63,6 +74,13 @@ public enum BenchmarkRecord: Sendable, Equatable {
             guard let roofline else { return fields + "}" }
             return fields + ",\"gflops\":\(fixed(roofline.gflops, 3)),\"gemm_fraction\":\(fixed(roofline.gemmFraction, 4)),"
                 + "\"bound\":\(jsonQuoted(roofline.bound)),\"bound_fraction\":\(fixed(roofline.boundFraction, 4))}"
+        case .gemm(let op, let format, let precision, let m, let k, let n, let threads, let seconds, let gflops,
+                   let sgemmFraction, let peakFraction):
+            return "{\"kind\":\"kernel\",\"op\":\(jsonQuoted(op)),\"format\":\(jsonQuoted(format)),"
+                + "\"precision\":\(jsonQuoted(precision)),\"m\":\(m),\"k\":\(k),\"n\":\(n),\"threads\":\(threads),"
+                + "\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(gflops, 3)),\"unit\":\"GFLOP/s\","
+                + "\"fraction\":\(fixed(sgemmFraction, 4)),\"gflops_per_thread\":\(fixed(gflops / Double(max(threads, 1)), 3)),"
+                + "\"peak_fraction\":\(fixed(peakFraction, 4))}"
         }
     }
 }

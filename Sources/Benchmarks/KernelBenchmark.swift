@@ -35,6 +35,9 @@ public struct KernelBenchmark {
     /// Ops measured ("decode", "prefill", "vit").
     public var ops: Set<String>
 
+    /// Precisions measured for the bf16 GEMM rows (prefill, vit); other formats and ops use the active one.
+    public var precisions: [MatmulPath.Precision] = MatmulPath.Precision.allCases
+
     /// Every op name the benchmark knows.
     public static let allOps: [String] = ["decode", "prefill", "vit"]
 
@@ -62,6 +65,13 @@ public struct KernelBenchmark {
         let gemm = MachineCeilings.sgemmRate(pool: pool)
         emit(.ceiling(name: "sgemm", detail: "OpenBLAS \(MachineCeilings.openBLASCore), 1024x1024x2048 per thread; "
                       + "kernels at level \(MatmulPath.Level.active.name)", threads: threads, value: gemm, unit: "GFLOP/s"))
+        let level = MatmulPath.Level.active
+        let bf16Peak = MachineCeilings.bf16TilePeak(pool: pool, level: level)
+        if bf16Peak > 0 {
+            let instruction = level >= .amx ? "AMX TDPBF16PS, 4 C tiles" : "AVX512-BF16 vdpbf16ps, 16 accumulators"
+            emit(.ceiling(name: "bf16 tile peak", detail: "\(instruction) from registers, no memory", threads: threads,
+                          value: bf16Peak, unit: "GFLOP/s"))
+        }
 
         let maxXFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.k } } }.max()!
         let maxYFloats = Self.shapes.flatMap { s in s.ops.flatMap { $0.ms.map { $0 * s.n } } }.max()!
@@ -83,6 +93,18 @@ public struct KernelBenchmark {
                     for m in ms {
                         let timer = m >= 512 ? BenchmarkTimer(minRuns: 3, maxRuns: 5, minTotalSeconds: 0.5)
                                              : BenchmarkTimer()
+                        if op != "decode" && format == .bf16 {
+                            for precision in precisions {
+                                let path = MatmulPath(level: nil, gemmMinRows: MatmulPath.automatic.gemmMinRows,
+                                                      skinnyMaxRows: MatmulPath.defaultSkinnyMaxRows, precision: precision)
+                                let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool, path: path) }.median
+                                let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
+                                emit(.gemm(op: op, format: format.rawValue, precision: precision.name, m: m, k: shape.k,
+                                           n: shape.n, threads: threads, seconds: time, gflops: rate,
+                                           sgemmFraction: rate / gemm, peakFraction: bf16Peak > 0 ? rate / bf16Peak : 0))
+                            }
+                            continue
+                        }
                         let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool) }.median
                         if op == "decode" {
                             let rate = Double(w.byteCount) / time / 1e9

@@ -6,7 +6,9 @@
 //   1 < M < gemm     small M: decode CK_PANEL_ROWS x CK_PANEL_COLS of W into an L1 panel, then an MR x NR
 //                    tile of dot products per X row group (weights still read once).
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
-//                    thread, then the installed sgemm (one thread each) on it (compute-bound).
+//                    thread, then the installed sgemm (one thread each) on it (compute-bound). bf16 weights
+//                    at CK_LEVEL_AMX (and at CK_LEVEL_AVX512_BF16 in fast precision) take ck_gemm_bf16
+//                    instead (ck_gemm_amx.c): X packed to bf16 tiles, one term or three, times W in tiles.
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
@@ -212,6 +214,12 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
     if (level > max) level = max;
     int64_t gemm_min_rows = path->gemm_min_rows > 0 ? path->gemm_min_rows : CK_MATMUL_GEMM_MIN_ROWS;
     int64_t skinny_max_rows = path->skinny_max_rows < CK_SKINNY_MAX_M ? path->skinny_max_rows : CK_SKINNY_MAX_M;
+
+    // bf16 weights at large M: our own bf16 GEMM where the level has one for this precision (AMX tiles;
+    // vdpbf16ps in fast precision), else decode + sgemm below.
+    if (w->format == CK_FORMAT_BF16 && m >= gemm_min_rows && ck_gemm_bf16_available(level, path->precision)) {
+        return ck_gemm_bf16(pool, x, m, w, y, accumulate, level, path->precision);
+    }
 
     ck_matmul_job job;
     job.kernels = ck_kernels_for(level);

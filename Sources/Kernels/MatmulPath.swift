@@ -93,3 +93,12 @@ public struct MatmulPath: Sendable, Equatable {
                        skinny_max_rows: Int64(skinnyMaxRows), precision: (precision ?? .active).cPrecision)
     }
 }
+
+extension MatmulPath.Level {
+    /// Runs `iterations` rounds of this level's bf16 multiply-add instruction from registers only (AMX
+    /// TDPBF16PS, or AVX512-BF16 vdpbf16ps) on every thread of `pool` and returns the floating-point operations
+    /// done, 0 when the level (clamped to the machine) has none. For the benchmark's bf16 tile peak: time it.
+    public func bf16PeakRun(pool: ThreadPool, iterations: Int) -> Double {
+        ck_bf16_peak_run(pool.handle, cLevel, Int64(iterations))
+    }
+}

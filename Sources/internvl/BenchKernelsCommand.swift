@@ -28,7 +28,13 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Ops to measure: decode, prefill, vit (default: all).")
     var ops: [String] = []
 
+    @Option(name: .long, help: "Precision of the bf16 prefill/vit GEMM rows: exact, fast or both (default: both).")
+    var precision = "both"
+
     func validate() throws {
+        if precision != "both" && MatmulPath.Precision(name: precision) == nil {
+            throw ValidationError("--precision: unknown precision '\(precision)' (use exact, fast, both)")
+        }
         for name in ops where !KernelBenchmark.allOps.contains(name) {
             throw ValidationError("--ops: unknown op '\(name)' (use decode, prefill, vit)")
         }
@@ -51,8 +57,9 @@ struct BenchKernelsCommand: ParsableCommand {
         let count = resolvedThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chosen = formats.isEmpty ? [.bf16, .q8_0, .q4_0, .f32] : formats.compactMap(WeightFormat.init(rawValue:))
         Self.reexecWithRecognisedOpenBLASCoreIfNeeded()
-        let benchmark = KernelBenchmark(threads: count, formats: chosen,
+        var benchmark = KernelBenchmark(threads: count, formats: chosen,
                                         ops: ops.isEmpty ? Set(KernelBenchmark.allOps) : Set(ops))
+        if let one = MatmulPath.Precision(name: precision) { benchmark.precisions = [one] }
         var headerPrinted = false
         do {
             try benchmark.run { record in
