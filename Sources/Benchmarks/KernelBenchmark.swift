@@ -95,8 +95,8 @@ public struct KernelBenchmark {
                                              : BenchmarkTimer()
                         if op != "decode" && format == .bf16 {
                             for precision in precisions {
-                                let path = MatmulPath(level: nil, gemmMinRows: MatmulPath.automatic.gemmMinRows,
-                                                      skinnyMaxRows: MatmulPath.defaultSkinnyMaxRows, precision: precision)
+                                var path = MatmulPath.automatic
+                                path.precision = precision
                                 let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool, path: path) }.median
                                 let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
                                 emit(.gemm(op: op, format: format.rawValue, precision: precision.name, m: m, k: shape.k,

@@ -199,7 +199,7 @@ const char *ck_precision_name(ck_precision precision) { return precision == CK_P
 
 ck_matmul_path ck_matmul_path_default(void) {
     ck_matmul_path path = {ck_active_level(), CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS,
-                           ck_active_precision()};
+                           ck_active_precision(), CK_MATMUL_BF16_GEMM_MIN_ROWS};
     return path;
 }
 
@@ -217,7 +217,9 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
 
     // bf16 weights at large M: our own bf16 GEMM where the level has one for this precision (AMX tiles;
     // vdpbf16ps in fast precision), else decode + sgemm below.
-    if (w->format == CK_FORMAT_BF16 && m >= gemm_min_rows && ck_gemm_bf16_available(level, path->precision)) {
+    int64_t bf16_gemm_min_rows = path->bf16_gemm_min_rows > 0 ? path->bf16_gemm_min_rows : gemm_min_rows;
+    if (w->format == CK_FORMAT_BF16 && m >= bf16_gemm_min_rows && m > 1 &&
+        ck_gemm_bf16_available(level, path->precision)) {
         return ck_gemm_bf16(pool, x, m, w, y, accumulate, level, path->precision);
     }
 
@@ -257,7 +259,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
 
 ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                                      int accumulate, ck_level level, int64_t gemm_min_rows) {
-    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS, ck_active_precision()};
+    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS, ck_active_precision(), 0};
     return ck_matmul_on_path(pool, x, m, w, y, accumulate, &path);
 }
 

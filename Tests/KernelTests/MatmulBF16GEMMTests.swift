@@ -84,6 +84,25 @@ struct MatmulBF16GEMMTests {
         #expect(fastWorst > 1, "fast precision unexpectedly within the f32 bound (\(fastWorst))")
     }
 
+    @Test("the default path takes the bf16 GEMM from M = 16 (seen through fast precision, which rounds X there)")
+    func defaultThreshold() throws {
+        guard Self.levels.contains(.amx) else { return }
+        #expect(MatmulPath.automatic.bf16GEMMMinRows == 16)
+        let pool = try ThreadPool(threads: 2)
+        for (m, expectGEMM) in [(15, false), (16, true), (31, true)] {
+            let c = try MatmulTests.Case(format: .bf16, m: m, n: 40, k: 300, seed: 4700 + UInt64(m))
+            var path = MatmulPath.automatic
+            path.level = .amx
+            path.precision = .fast
+            var y = [Float](repeating: 0, count: m * 40)
+            c.x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { matmul(xp.baseAddress!, rows: m, c.w, into: $0.baseAddress!, pool: pool, path: path) }
+            }
+            let worst = (0..<y.count).map { abs(Double(y[$0]) - c.reference[$0]) / c.bound[$0] }.max()!
+            #expect((worst > 1) == expectGEMM, "M=\(m): error / f32 bound \(worst)")
+        }
+    }
+
     @Test("NaN, infinity and subnormal values of X propagate like the f32 reference")
     func specialValues() throws {
         let (m, n, k) = (35, 20, 70)

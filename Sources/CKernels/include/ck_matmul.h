@@ -81,9 +81,18 @@ typedef struct {
                                 ///< weights where the level has one); <= 0 means CK_MATMUL_GEMM_MIN_ROWS
     int64_t skinny_max_rows;    ///< largest M (>= 2) on the skinny kernels; 0 or less turns them off; at most 32
     ck_precision precision;     ///< how exactly X is used
+    /// smallest M on the bf16 GEMM (bf16 weights where the level has one, see ck_matmul); <= 0 means
+    /// gemm_min_rows
+    int64_t bf16_gemm_min_rows;
 } ck_matmul_path;
 
-/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS, the active precision.
+/// Default smallest M on the bf16 GEMM where the level has one. Measured on a Sapphire Rapids Xeon with AMX
+/// (K = N = 4096, exact precision, 1 and 2 threads, machine loaded): the skinny kernels win at M <= 8
+/// (M = 4: 1.8 ms vs 7 ms), M = 12-16 are even, and AMX wins from M = 24 (M = 32: 4.6-7.8 ms vs 11-16 ms).
+#define CK_MATMUL_BF16_GEMM_MIN_ROWS 16
+
+/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS, the active precision,
+/// CK_MATMUL_BF16_GEMM_MIN_ROWS.
 ck_matmul_path ck_matmul_path_default(void);
 
 /// ck_matmul on an explicit path. `path` must not be NULL.
