@@ -1,4 +1,4 @@
-// bf16-weight GEMM for large M on AMX tiles (and the shared driver the AVX512-BF16 kernel also runs under).
+// bf16-weight GEMM for large M on AMX tiles.
 //
 //   1. X is packed once per call, by the pool, into the shared buffer as bf16 A tiles (16 rows x 32 columns),
 //      rows padded to a multiple of 32 and columns to a multiple of 32 with zeros. Exact precision stores three
@@ -37,7 +37,6 @@ typedef struct {
     int accumulate;
     int64_t rows_per_task;
     ck_bf16_block_fn block;
-    int amx;
     ck_pool *pool;
     atomic_int out_of_memory;
 } ck_bf16_job;
@@ -249,7 +248,7 @@ static void ck_bf16_gemm_task(void *raw, int task, int thread) {
     uint16_t *wpack = (uint16_t *)scratch;
     float *edge = (float *)(scratch + panel_values * sizeof(uint16_t));
     int64_t a_next_m = ksteps * nterms * CK_BF16_TILE_VALUES;
-    if (job->amx) ck_amx_configure();
+    ck_amx_configure();
     for (int64_t s0 = 0; s0 < ksteps; s0 += CK_BF16_PANEL_KSTEPS) {
         int64_t nsteps = ksteps - s0 < CK_BF16_PANEL_KSTEPS ? ksteps - s0 : CK_BF16_PANEL_KSTEPS;
         ck_bf16_pack_w(w, row0, nbp, s0, nsteps, wpack);
@@ -273,12 +272,12 @@ static void ck_bf16_gemm_task(void *raw, int task, int thread) {
             }
         }
     }
-    if (job->amx) ck_amx_release();
+    ck_amx_release();
 }
 
 int ck_gemm_bf16_available(ck_level level, ck_precision precision) {
-    if (level >= CK_LEVEL_AMX) return 1;
-    return level >= CK_LEVEL_AVX512_BF16 && precision == CK_PRECISION_FAST && ck_bf16_block_avx512bf16() != NULL;
+    (void)precision;
+    return level >= CK_LEVEL_AMX;
 }
 
 ck_matmul_status ck_gemm_bf16(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
@@ -292,8 +291,8 @@ ck_matmul_status ck_gemm_bf16(ck_pool *pool, const float *x, int64_t m, const ck
     job.w = w;
     job.y = y;
     job.accumulate = accumulate;
-    job.amx = level >= CK_LEVEL_AMX;
-    job.block = job.amx ? ck_bf16_block_amx : ck_bf16_block_avx512bf16();
+    (void)level;  // only CK_LEVEL_AMX reaches here (ck_gemm_bf16_available)
+    job.block = ck_bf16_block_amx;
     job.pool = pool;
     atomic_init(&job.out_of_memory, 0);
     int64_t mblocks = (m + 31) / 32 * 2;

@@ -7,8 +7,8 @@
 //                    tile of dot products per X row group (weights still read once).
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
 //                    thread, then the installed sgemm (one thread each) on it (compute-bound). bf16 weights
-//                    at CK_LEVEL_AMX (and at CK_LEVEL_AVX512_BF16 in fast precision) take ck_gemm_bf16
-//                    instead (ck_gemm_amx.c): X packed to bf16 tiles, one term or three, times W in tiles.
+//                    at CK_LEVEL_AMX take ck_gemm_bf16 instead from bf16_gemm_min_rows (ck_gemm_amx.c): X
+//                    packed to bf16 tiles, one term or three, times W in tiles.
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
@@ -215,8 +215,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
     int64_t gemm_min_rows = path->gemm_min_rows > 0 ? path->gemm_min_rows : CK_MATMUL_GEMM_MIN_ROWS;
     int64_t skinny_max_rows = path->skinny_max_rows < CK_SKINNY_MAX_M ? path->skinny_max_rows : CK_SKINNY_MAX_M;
 
-    // bf16 weights at large M: our own bf16 GEMM where the level has one for this precision (AMX tiles;
-    // vdpbf16ps in fast precision), else decode + sgemm below.
+    // bf16 weights at large M: our own bf16 GEMM where the level has one (AMX tiles), else decode + sgemm below.
     int64_t bf16_gemm_min_rows = path->bf16_gemm_min_rows > 0 ? path->bf16_gemm_min_rows : gemm_min_rows;
     if (w->format == CK_FORMAT_BF16 && m >= bf16_gemm_min_rows && m > 1 &&
         ck_gemm_bf16_available(level, path->precision)) {

@@ -63,7 +63,7 @@ void ck_skinny_avx512(const ck_weights *w, const float *xpack, int64_t m, int64_
 void ck_skinny_avx2(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0, int64_t nrows,
                     float *y, int64_t ldy, int accumulate);
 
-// ---- bf16 GEMM (AMX and AVX512-BF16; ck_gemm_amx.c, ck_gemm_avx512bf16.c) ------------------------------
+// ---- bf16 GEMM (AMX: ck_gemm_amx.c; the AVX512-BF16 peak: ck_gemm_avx512bf16.c) ------------------------
 
 /// Rows of an A or C tile, columns of X per A tile (bf16 values), and values per packed tile.
 #define CK_BF16_TILE_M 16
@@ -78,19 +78,16 @@ void ck_skinny_avx2(const ck_weights *w, const float *xpack, int64_t m, int64_t 
 typedef void (*ck_bf16_block_fn)(const uint16_t *a, int64_t a_next_m, const uint16_t *b, int64_t b_next_n,
                                  int64_t nkb, int nterms, float *c, int64_t ldc, int load_c);
 
-/// The AVX512-BF16 (vdpbf16ps) block kernel; NULL when the target is not x86-64.
-ck_bf16_block_fn ck_bf16_block_avx512bf16(void);
-
 /// ck_bf16_peak_run at CK_LEVEL_AVX512_BF16: vdpbf16ps on registers only.
 double ck_bf16_peak_avx512bf16(ck_pool *pool, int64_t iterations);
 
-/// Whether ck_gemm_bf16 has a kernel for this (already clamped) level and precision: AMX at CK_LEVEL_AMX,
-/// vdpbf16ps at CK_LEVEL_AVX512_BF16 in CK_PRECISION_FAST only (exact stays on decode + sgemm there).
+/// Whether ck_gemm_bf16 has a kernel for this (already clamped) level and precision: AMX tiles at CK_LEVEL_AMX,
+/// in both precisions. (AVX512-BF16 alone keeps decode + sgemm: see ck_gemm_avx512bf16.c.)
 int ck_gemm_bf16_available(ck_level level, ck_precision precision);
 
 /// The bf16 GEMM path of ck_matmul (w->format == CK_FORMAT_BF16, ck_gemm_bf16_available): packs X once per
 /// call into bf16 tiles (three terms in exact precision, one in fast) in the pool's shared buffer, then each
-/// task packs its W panel into the VNNI pair layout and runs the level's 32 x 32 block kernel.
+/// task packs its W panel into the VNNI pair layout and runs the AMX 32 x 32 block kernel.
 ck_matmul_status ck_gemm_bf16(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                               int accumulate, ck_level level, ck_precision precision);
 

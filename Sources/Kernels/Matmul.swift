@@ -9,8 +9,7 @@ import COpenBLAS
 /// (``MatmulPath/gemmMinRows`` and up) decodes weight panels to f32 and runs OpenBLAS sgemm on them, one
 /// panel per pool thread, except bf16 weights on AMX, which run our own tile GEMM from
 /// ``MatmulPath/bf16GEMMMinRows`` (16 by default) on (X split into three bf16
-/// terms in ``MatmulPath/Precision/exact``, rounded to bf16 in ``MatmulPath/Precision/fast``, which also uses
-/// AVX512-BF16 vdpbf16ps where AMX is missing). In exact precision (the default) results equal
+/// terms in ``MatmulPath/Precision/exact``, rounded to bf16 in ``MatmulPath/Precision/fast``). In exact precision (the default) results equal
 /// decode-then-multiply in f32 up to float rounding. Allocates nothing in steady state (per-thread and shared
 /// pool scratch grows on first use).
 public func matmul(_ x: UnsafePointer<Float>, rows m: Int, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>,

@@ -62,8 +62,7 @@ public struct MatmulPath: Sendable, Equatable {
     /// ``skinnyLimit``. The scalar level has no skinny kernel and ignores it.
     public var skinnyMaxRows: Int
 
-    /// The smallest M on our bf16 GEMM (bf16 weights at a level that has one: AMX, or AVX512-BF16 in fast
-    /// precision); nil means ``gemmMinRows``. ``automatic`` sets ``defaultBF16GEMMMinRows``.
+    /// The smallest M on our bf16 GEMM (bf16 weights at a level that has one: AMX); nil means ``gemmMinRows``. ``automatic`` sets ``defaultBF16GEMMMinRows``.
     public var bf16GEMMMinRows: Int? = nil
 
     /// The default smallest M on the bf16 GEMM (16: the AMX tiles beat the skinny kernels from about there).
