@@ -8,6 +8,11 @@ public enum BenchmarkRecord: Sendable, Equatable {
                 fraction: Double, roofline: Roofline? = nil)
     /// One layer's attention against its Linears (`--ops attention`).
     case attention(AttentionRecord)
+    /// One bf16-weight GEMM (prefill, vit) in one precision ("exact" or "fast"): the median time, the total rate,
+    /// the rate per thread, and the rate as a fraction of the sgemm ceiling and of the bf16 tile peak (0 when
+    /// the machine has no bf16 instruction).
+    case gemm(op: String, format: String, precision: String, m: Int, k: Int, n: Int, threads: Int, seconds: Double,
+              gflops: Double, sgemmFraction: Double, peakFraction: Double)
 
     /// Where a decode matmul stands against both ceilings: it must read every weight byte (read bandwidth) and
     /// do 2·M·N·K flops (the GEMM rate); the slower of the two is its bound.
@@ -50,6 +55,12 @@ public enum BenchmarkRecord: Sendable, Equatable {
                 + pad(roofline.bound, 10) + fixed(roofline.boundFraction, 2)
         case .attention(let record):
             return record.text
+        case .gemm(let op, let format, let precision, let m, let k, let n, let threads, let seconds, let gflops,
+                   let sgemmFraction, let peakFraction):
+            let line = pad(op, 9) + pad(format, 9) + pad("\(m)", 7) + pad("\(k)", 7) + pad("\(n)", 9)
+                + pad(fixed(seconds * 1000, 3), 10) + pad("\(fixed(gflops, 1)) GFLOP/s", 20) + fixed(sgemmFraction, 2)
+            return pad(line, 93) + "precision \(precision), \(fixed(gflops / Double(max(threads, 1)), 1)) GFLOP/s per "
+                + "thread, \(fixed(peakFraction, 2)) of bf16 tile peak"
         }
     }
 
@@ -69,6 +80,13 @@ public enum BenchmarkRecord: Sendable, Equatable {
                 + "\"bound\":\(jsonQuoted(roofline.bound)),\"bound_fraction\":\(fixed(roofline.boundFraction, 4))}"
         case .attention(let record):
             return record.json
+        case .gemm(let op, let format, let precision, let m, let k, let n, let threads, let seconds, let gflops,
+                   let sgemmFraction, let peakFraction):
+            return "{\"kind\":\"kernel\",\"op\":\(jsonQuoted(op)),\"format\":\(jsonQuoted(format)),"
+                + "\"precision\":\(jsonQuoted(precision)),\"m\":\(m),\"k\":\(k),\"n\":\(n),\"threads\":\(threads),"
+                + "\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(gflops, 3)),\"unit\":\"GFLOP/s\","
+                + "\"fraction\":\(fixed(sgemmFraction, 4)),\"gflops_per_thread\":\(fixed(gflops / Double(max(threads, 1)), 3)),"
+                + "\"peak_fraction\":\(fixed(peakFraction, 4))}"
         }
     }
 }

@@ -43,7 +43,8 @@ public struct KernelBenchmark {
     public static let allOps: [String] = ["decode", "prefill", "vit", "attention"]
 
     /// Matmul precisions measured. Decode rows of quantized formats under ``MatmulPath/Precision/fast`` (int8
-    /// activations) are labelled `<format>/fast`; every other row runs ``MatmulPath/Precision/exact``, unlabelled.
+    /// activations) are labelled `<format>/fast`; bf16 prefill/vit rows (the bf16 GEMM) carry their precision;
+    /// every other row runs ``MatmulPath/Precision/exact``, unlabelled.
     public var precisions: [MatmulPath.Precision]
 
     /// The smallest working set of a decode measurement: each timed call reads a different copy of the weights,
@@ -76,6 +77,13 @@ public struct KernelBenchmark {
         let gemm = MachineCeilings.sgemmRate(pool: pool)
         emit(.ceiling(name: "sgemm", detail: "OpenBLAS \(MachineCeilings.openBLASCore), 1024x1024x2048 per thread; "
                       + "kernels at level \(MatmulPath.Level.active.name)", threads: threads, value: gemm, unit: "GFLOP/s"))
+        let level = MatmulPath.Level.active
+        let bf16Peak = MachineCeilings.bf16TilePeak(pool: pool, level: level)
+        if bf16Peak > 0 {
+            let instruction = level >= .amx ? "AMX TDPBF16PS, 4 C tiles" : "AVX512-BF16 vdpbf16ps, 16 accumulators"
+            emit(.ceiling(name: "bf16 tile peak", detail: "\(instruction) from registers, no memory", threads: threads,
+                          value: bf16Peak, unit: "GFLOP/s"))
+        }
 
         if ops.contains("attention") {
             try AttentionBenchmark(pool: pool, bandwidth: bandwidth, gemm: gemm).run(emit: emit)
@@ -105,6 +113,18 @@ public struct KernelBenchmark {
                     for m in ms {
                         let timer = m >= 512 ? BenchmarkTimer(minRuns: 3, maxRuns: 5, minTotalSeconds: 0.5)
                                              : BenchmarkTimer()
+                        if op != "decode" && format == .bf16 {
+                            for precision in precisions {
+                                var path = MatmulPath.automatic
+                                path.precision = precision
+                                let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool, path: path) }.median
+                                let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
+                                emit(.gemm(op: op, format: format.rawValue, precision: precision.name, m: m, k: shape.k,
+                                           n: shape.n, threads: threads, seconds: time, gflops: rate,
+                                           sgemmFraction: rate / gemm, peakFraction: bf16Peak > 0 ? rate / bf16Peak : 0))
+                            }
+                            continue
+                        }
                         let time = timer.measure { matmul(x, rows: m, w, into: y, pool: pool) }.median
                         let rate = 2 * Double(m) * Double(shape.n) * Double(shape.k) / time / 1e9
                         emit(.kernel(op: op, format: format.rawValue, m: m, k: shape.k, n: shape.n, seconds: time,
@@ -130,8 +150,8 @@ public struct KernelBenchmark {
         }
         let runs = precisions.filter { $0 == .exact || w.format.isQuantized }
         for precision in runs {
-            let path = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS),
-                                  skinnyMaxRows: MatmulPath.defaultSkinnyMaxRows, precision: precision)
+            var path = MatmulPath.automatic
+            path.precision = precision
             let label = precision == .exact ? w.format.rawValue : "\(w.format.rawValue)/\(precision.name)"
             for m in ms {
                 var next = 0

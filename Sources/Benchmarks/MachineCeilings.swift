@@ -61,6 +61,17 @@ enum MachineCeilings {
         return 2 * Double(m * n * k * threads) / time.best / 1e9
     }
 
+    /// The bf16 multiply-add peak in GFLOP/s at `level` (AMX TDPBF16PS, or AVX512-BF16 vdpbf16ps) from registers
+    /// only, every pool thread at once; 0 when the level has no bf16 instruction. The best of several runs.
+    static func bf16TilePeak(pool: ThreadPool, level: MatmulPath.Level) -> Double {
+        guard level >= .avx512bf16 else { return 0 }
+        let iterations = level >= .amx ? 1 << 21 : 1 << 23
+        var flops = 0.0
+        let timer = BenchmarkTimer(minRuns: 5, maxRuns: 10, minTotalSeconds: 0.3)
+        let time = timer.measure { flops = level.bf16PeakRun(pool: pool, iterations: iterations) }
+        return flops / time.best / 1e9
+    }
+
     /// OpenBLAS's kernel family for this CPU (set by `OPENBLAS_CORETYPE` before start-up).
     static var openBLASCore: String {
         guard let name = openblas_get_corename() else { return "unknown" }

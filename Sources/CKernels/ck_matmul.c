@@ -10,7 +10,9 @@
 //                    at CK_LEVEL_AVX512_BF16 and up, else ck_matmul_q8act_avx2.c); M = 1 as the GEMV above,
 //                    M >= 2 as the skinny kernels (weights read once).
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
-//                    thread, then the installed sgemm (one thread each) on it (compute-bound).
+//                    thread, then the installed sgemm (one thread each) on it (compute-bound). bf16 weights
+//                    at CK_LEVEL_AMX take ck_gemm_bf16 instead from bf16_gemm_min_rows (ck_gemm_amx.c): X
+//                    packed to bf16 tiles, one term or three, times W in tiles.
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
@@ -273,7 +275,7 @@ const char *ck_precision_name(ck_precision precision) { return precision == CK_P
 
 ck_matmul_path ck_matmul_path_default(void) {
     ck_matmul_path path = {ck_active_level(), CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS,
-                           ck_active_precision()};
+                           ck_active_precision(), CK_MATMUL_BF16_GEMM_MIN_ROWS};
     return path;
 }
 
@@ -288,6 +290,13 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
     if (level > max) level = max;
     int64_t gemm_min_rows = path->gemm_min_rows > 0 ? path->gemm_min_rows : CK_MATMUL_GEMM_MIN_ROWS;
     int64_t skinny_max_rows = path->skinny_max_rows < CK_SKINNY_MAX_M ? path->skinny_max_rows : CK_SKINNY_MAX_M;
+
+    // bf16 weights at large M: our own bf16 GEMM where the level has one (AMX tiles), else decode + sgemm below.
+    int64_t bf16_gemm_min_rows = path->bf16_gemm_min_rows > 0 ? path->bf16_gemm_min_rows : gemm_min_rows;
+    if (w->format == CK_FORMAT_BF16 && m >= bf16_gemm_min_rows && m > 1 &&
+        ck_gemm_bf16_available(level, path->precision)) {
+        return ck_gemm_bf16(pool, x, m, w, y, accumulate, level, path->precision);
+    }
 
     ck_matmul_job job;
     job.kernels = ck_kernels_for(level);
@@ -337,7 +346,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
 
 ck_matmul_status ck_matmul_with_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                                      int accumulate, ck_level level, int64_t gemm_min_rows) {
-    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS, ck_active_precision()};
+    ck_matmul_path path = {level, gemm_min_rows, CK_MATMUL_SKINNY_MAX_ROWS, ck_active_precision(), 0};
     return ck_matmul_on_path(pool, x, m, w, y, accumulate, &path);
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "ck_matmul.h"
 #include "ck_quant.h"
 
 /// Rows of W one GEMV step reads at once (interleaved streams) and rows per small-M panel.
@@ -143,6 +144,34 @@ void ck_q8act_quantize_avx2(const float *x, int64_t m, int64_t k, void *dst);
 /// row0 <= r < row0 + nrows; weight rows are read from memory once.
 void ck_q8act_matmul_avx2(const ck_weights *w, const void *xq, int64_t m, int64_t row0, int64_t nrows, float *y,
                           int64_t ldy, int accumulate);
+
+// ---- bf16 GEMM (AMX: ck_gemm_amx.c; the AVX512-BF16 peak: ck_gemm_avx512bf16.c) ------------------------
+
+/// Rows of an A or C tile, columns of X per A tile (bf16 values), and values per packed tile.
+#define CK_BF16_TILE_M 16
+#define CK_BF16_TILE_K 32
+#define CK_BF16_TILE_VALUES 512
+
+/// One 32 x 32 block of C (two m-blocks of 16 rows x two n-blocks of 16 columns) over `nkb` K steps of 32:
+/// c[i * ldc + j] (+)= sum over the `nterms` bf16 terms of A times B. A tiles (16 rows x 32 bf16, row-major)
+/// for K step s, term t and m-block h are at a + h * a_next_m + (s * nterms + t) * 512; B tiles (16 pairs of K
+/// x 16 columns x 2, the VNNI pair layout) for K step s and n-block h at b + h * b_next_n + s * 512. With
+/// `load_c` zero C starts from zero, else from what c holds.
+typedef void (*ck_bf16_block_fn)(const uint16_t *a, int64_t a_next_m, const uint16_t *b, int64_t b_next_n,
+                                 int64_t nkb, int nterms, float *c, int64_t ldc, int load_c);
+
+/// ck_bf16_peak_run at CK_LEVEL_AVX512_BF16: vdpbf16ps on registers only.
+double ck_bf16_peak_avx512bf16(ck_pool *pool, int64_t iterations);
+
+/// Whether ck_gemm_bf16 has a kernel for this (already clamped) level and precision: AMX tiles at CK_LEVEL_AMX,
+/// in both precisions. (AVX512-BF16 alone keeps decode + sgemm: see ck_gemm_avx512bf16.c.)
+int ck_gemm_bf16_available(ck_level level, ck_precision precision);
+
+/// The bf16 GEMM path of ck_matmul (w->format == CK_FORMAT_BF16, ck_gemm_bf16_available): packs X once per
+/// call into bf16 tiles (three terms in exact precision, one in fast) in the pool's shared buffer, then each
+/// task packs its W panel into the VNNI pair layout and runs the AMX 32 x 32 block kernel.
+ck_matmul_status ck_gemm_bf16(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                              int accumulate, ck_level level, ck_precision precision);
 
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void);
 /// NULL when the target is not x86-64.

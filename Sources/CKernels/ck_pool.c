@@ -44,6 +44,10 @@ struct ck_pool {
     pthread_cond_t work_ready;
     pthread_cond_t work_done;
     pthread_mutex_t run_lock;                // serialises ck_pool_run callers
+
+    pthread_mutex_t shared_lock;             // held between ck_pool_shared_acquire and _release
+    void *shared;
+    size_t shared_bytes;
 };
 
 typedef struct {
@@ -117,6 +121,7 @@ ck_pool *ck_pool_create(int nthreads) {
     }
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_mutex_init(&pool->run_lock, NULL);
+    pthread_mutex_init(&pool->shared_lock, NULL);
     pthread_cond_init(&pool->work_ready, NULL);
     pthread_cond_init(&pool->work_done, NULL);
     for (int i = 1; i < nthreads; i++) {
@@ -146,6 +151,8 @@ void ck_pool_destroy(ck_pool *pool) {
     for (int i = 0; i < pool->nthreads; i++) free(pool->scratch[i].ptr);
     pthread_mutex_destroy(&pool->mutex);
     pthread_mutex_destroy(&pool->run_lock);
+    pthread_mutex_destroy(&pool->shared_lock);
+    free(pool->shared);
     pthread_cond_destroy(&pool->work_ready);
     pthread_cond_destroy(&pool->work_done);
     free(pool->scratch);
@@ -194,4 +201,25 @@ void *ck_pool_scratch(ck_pool *pool, int thread, size_t bytes) {
     s->ptr = fresh;
     s->bytes = rounded;
     return fresh;
+}
+
+void *ck_pool_shared_acquire(ck_pool *pool, size_t bytes) {
+    if (!pool) return NULL;
+    pthread_mutex_lock(&pool->shared_lock);
+    if (pool->shared_bytes < bytes || !pool->shared) {
+        size_t rounded = (bytes + 63) / 64 * 64;
+        void *fresh = aligned_alloc(64, rounded ? rounded : 64);
+        if (!fresh) {
+            pthread_mutex_unlock(&pool->shared_lock);
+            return NULL;
+        }
+        free(pool->shared);
+        pool->shared = fresh;
+        pool->shared_bytes = rounded;
+    }
+    return pool->shared;
+}
+
+void ck_pool_shared_release(ck_pool *pool) {
+    if (pool) pthread_mutex_unlock(&pool->shared_lock);
 }

@@ -7,8 +7,11 @@ import COpenBLAS
 /// m = 1 streams the weights at memory speed, m = 2...31 (``MatmulPath/skinnyMaxRows``) streams them once and
 /// applies each decoded chunk to every row of X, and large m
 /// (``MatmulPath/gemmMinRows`` and up) decodes weight panels to f32 and runs OpenBLAS sgemm on them, one
-/// panel per pool thread. Results equal decode-then-multiply in f32 up to float rounding. Allocates nothing
-/// in steady state (per-thread scratch grows on first use).
+/// panel per pool thread, except bf16 weights on AMX, which run our own tile GEMM from
+/// ``MatmulPath/bf16GEMMMinRows`` (16 by default) on (X split into three bf16
+/// terms in ``MatmulPath/Precision/exact``, rounded to bf16 in ``MatmulPath/Precision/fast``). In exact precision (the default) results equal
+/// decode-then-multiply in f32 up to float rounding. Allocates nothing in steady state (per-thread and shared
+/// pool scratch grows on first use).
 public func matmul(_ x: UnsafePointer<Float>, rows m: Int, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>,
                    pool: ThreadPool, accumulate: Bool = false, path: MatmulPath = .automatic) {
     precondition(m >= 0, "matmul: rows must be >= 0 (got \(m))")

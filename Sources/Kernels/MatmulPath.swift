@@ -62,6 +62,12 @@ public struct MatmulPath: Sendable, Equatable {
     /// ``skinnyLimit``. The scalar level has no skinny kernel and ignores it.
     public var skinnyMaxRows: Int
 
+    /// The smallest M on our bf16 GEMM (bf16 weights at a level that has one: AMX); nil means ``gemmMinRows``. ``automatic`` sets ``defaultBF16GEMMMinRows``.
+    public var bf16GEMMMinRows: Int? = nil
+
+    /// The default smallest M on the bf16 GEMM (16: the AMX tiles beat the skinny kernels from about there).
+    public static let defaultBF16GEMMMinRows = Int(CK_MATMUL_BF16_GEMM_MIN_ROWS)
+
     /// The largest ``skinnyMaxRows`` the kernels accept.
     public static let skinnyLimit = 32
 
@@ -69,8 +75,13 @@ public struct MatmulPath: Sendable, Equatable {
     /// to there, so every M below ``gemmMinRows`` takes them).
     public static let defaultSkinnyMaxRows = Int(CK_MATMUL_SKINNY_MAX_ROWS)
 
-    /// The default: the active CPU level, skinny kernels for M = 2...31, GEMM from M = 32.
-    public static let automatic = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS))
+    /// The default: the active CPU level, skinny kernels for M = 2...31, GEMM from M = 32 (bf16 weights on a
+    /// level with a bf16 GEMM: from M = 16).
+    public static let automatic: MatmulPath = {
+        var path = MatmulPath(level: nil, gemmMinRows: Int(CK_MATMUL_GEMM_MIN_ROWS))
+        path.bf16GEMMMinRows = defaultBF16GEMMMinRows
+        return path
+    }()
 
     /// A path with an explicit level and GEMM threshold (for tests and benchmarks).
     public init(level: Level?, gemmMinRows: Int = Int(CK_MATMUL_GEMM_MIN_ROWS)) {
@@ -90,6 +101,16 @@ public struct MatmulPath: Sendable, Equatable {
     /// The C description of this path.
     var cPath: ck_matmul_path {
         ck_matmul_path(level: (level ?? .active).cLevel, gemm_min_rows: Int64(gemmMinRows),
-                       skinny_max_rows: Int64(skinnyMaxRows), precision: (precision ?? .active).cPrecision)
+                       skinny_max_rows: Int64(skinnyMaxRows), precision: (precision ?? .active).cPrecision,
+                       bf16_gemm_min_rows: Int64(bf16GEMMMinRows ?? 0))
+    }
+}
+
+extension MatmulPath.Level {
+    /// Runs `iterations` rounds of this level's bf16 multiply-add instruction from registers only (AMX
+    /// TDPBF16PS, or AVX512-BF16 vdpbf16ps) on every thread of `pool` and returns the floating-point operations
+    /// done, 0 when the level (clamped to the machine) has none. For the benchmark's bf16 tile peak: time it.
+    public func bf16PeakRun(pool: ThreadPool, iterations: Int) -> Double {
+        ck_bf16_peak_run(pool.handle, cLevel, Int64(iterations))
     }
 }

@@ -33,8 +33,11 @@ typedef enum {
 } ck_matmul_status;
 
 /// Y = X · W^T (or Y += X · W^T when `accumulate` is nonzero). X is float[m * w->cols], Y is
-/// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level(). Levels above
-/// CK_LEVEL_AVX512 run the AVX-512 kernels (there are no AVX512-BF16 or AMX kernels yet). `pool` must not be NULL.
+/// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level() and the precision of
+/// ck_active_precision(). bf16 weights at M >= the GEMM threshold run our own bf16 GEMM at CK_LEVEL_AMX (AMX
+/// tiles; X as three bf16 terms in exact precision, one in fast); every other case above CK_LEVEL_AVX512 runs
+/// the AVX-512 kernels and, for large M, decode + sgemm (AVX512-BF16's vdpbf16ps peaks no higher than f32 FMA
+/// on the CPUs measured). `pool` must not be NULL.
 ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate);
 
 /// ck_matmul with an explicit code path: `level` (clamped to the machine's maximum) and the smallest M that
@@ -74,17 +77,33 @@ const char *ck_precision_name(ck_precision precision);
 /// uses).
 typedef struct {
     ck_level level;             ///< CPU level, clamped to the machine's maximum
-    int64_t gemm_min_rows;      ///< smallest M on the panel + GEMM path; <= 0 means CK_MATMUL_GEMM_MIN_ROWS
+    int64_t gemm_min_rows;      ///< smallest M on the GEMM path (decode + sgemm, or the bf16 GEMM for bf16
+                                ///< weights where the level has one); <= 0 means CK_MATMUL_GEMM_MIN_ROWS
     int64_t skinny_max_rows;    ///< largest M (>= 2) on the skinny kernels; 0 or less turns them off; at most 32
     ck_precision precision;     ///< how exactly X is used
+    /// smallest M on the bf16 GEMM (bf16 weights where the level has one, see ck_matmul); <= 0 means
+    /// gemm_min_rows
+    int64_t bf16_gemm_min_rows;
 } ck_matmul_path;
 
-/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS, the active precision.
+/// Default smallest M on the bf16 GEMM where the level has one. Measured on a Sapphire Rapids Xeon with AMX
+/// (K = N = 4096, exact precision, 1 and 2 threads, machine loaded): the skinny kernels win at M <= 8
+/// (M = 4: 1.8 ms vs 7 ms), M = 12-16 are even, and AMX wins from M = 24 (M = 32: 4.6-7.8 ms vs 11-16 ms).
+#define CK_MATMUL_BF16_GEMM_MIN_ROWS 16
+
+/// The default path: the active level, CK_MATMUL_GEMM_MIN_ROWS, CK_MATMUL_SKINNY_MAX_ROWS, the active precision,
+/// CK_MATMUL_BF16_GEMM_MIN_ROWS.
 ck_matmul_path ck_matmul_path_default(void);
 
 /// ck_matmul on an explicit path. `path` must not be NULL.
 ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                                    int accumulate, const ck_matmul_path *path);
+
+/// The bf16 multiply-add peak of a level, for benchmarks: runs `iterations` rounds of the level's bf16 GEMM
+/// instruction from registers only (AMX TDPBF16PS at CK_LEVEL_AMX, vdpbf16ps at CK_LEVEL_AVX512_BF16; no memory
+/// traffic) on every thread of `pool` and returns the floating-point operations done (0 if `level`, clamped to
+/// the machine, has no bf16 instruction). Time the call to get the rate.
+double ck_bf16_peak_run(ck_pool *pool, ck_level level, int64_t iterations);
 
 #ifdef __cplusplus
 }

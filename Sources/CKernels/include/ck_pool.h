@@ -34,6 +34,15 @@ void ck_pool_run(ck_pool *pool, ck_task_fn fn, void *ctx, int ntasks);
 /// Only thread `thread` may use it, and only while a task is running on it (or outside ck_pool_run).
 void *ck_pool_scratch(ck_pool *pool, int thread, size_t bytes);
 
+/// A 64-byte-aligned buffer of at least `bytes` bytes shared by every thread of the pool (for data one step
+/// writes and the next step's tasks all read, such as a packed matmul input), kept between calls and grown
+/// only when a larger size is asked for. Locks it for the caller until ck_pool_shared_release(); call both
+/// outside ck_pool_run, from the same thread. Returns NULL (and holds no lock) if allocation fails.
+void *ck_pool_shared_acquire(ck_pool *pool, size_t bytes);
+
+/// Unlocks the buffer of ck_pool_shared_acquire.
+void ck_pool_shared_release(ck_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif
