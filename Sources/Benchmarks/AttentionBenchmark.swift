@@ -159,7 +159,7 @@ struct AttentionBenchmark {
             let source = UnsafeMutablePointer<UInt16>.allocate(capacity: linear.n * linear.k)
             defer { source.deallocate() }
             let copies = rows >= 512 ? 1 : max(2, Self.decodeWorkingSetBytes / (2 * linear.n * linear.k) + 1)
-            fillBF16(source, count: linear.n * linear.k, seed: UInt64(200 + index))
+            BenchmarkRandom.fillBF16(source, count: linear.n * linear.k, pool: pool, seed: UInt64(200 + index))
             var weights: [WeightMatrix] = []
             for _ in 0..<copies {
                 weights.append(try WeightMatrix(rows: linear.n, cols: linear.k, format: .bf16, bf16: source, pool: pool))
@@ -189,30 +189,7 @@ struct AttentionBenchmark {
     /// `count` uniform floats in [-scale, scale), filled in parallel (pages land near the pool's threads).
     private func allocateRandom(_ count: Int, seed: UInt64, scale: Float) -> UnsafeMutablePointer<Float> {
         let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        let chunk = 1 << 18
-        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
-            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
-            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                p[i] = (Float(state >> 40) * 0x1p-24 * 2 - 1) * scale
-            }
-        }
+        BenchmarkRandom.fillFloats(p, count: count, pool: pool, seed: seed, scale: scale)
         return p
-    }
-
-    /// Random bf16 weights in ±0.05.
-    private func fillBF16(_ p: UnsafeMutablePointer<UInt16>, count: Int, seed: UInt64) {
-        let chunk = 1 << 20
-        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
-            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
-            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                p[i] = ck_f32_to_bf16((Float(state >> 40) * 0x1p-24 * 2 - 1) * 0.05)
-            }
-        }
     }
 }

@@ -97,12 +97,12 @@ public struct KernelBenchmark {
             x.deallocate()
             y.deallocate()
         }
-        fillRandom(x, count: maxXFloats, pool: pool, seed: 1, scale: 1)
+        BenchmarkRandom.fillFloats(x, count: maxXFloats, pool: pool, seed: 1, scale: 1)
 
         for (index, shape) in Self.shapes.enumerated() where shape.ops.contains(where: { ops.contains($0.op) }) {
             let source = UnsafeMutablePointer<UInt16>.allocate(capacity: shape.n * shape.k)
             defer { source.deallocate() }
-            fillRandomBF16(source, count: shape.n * shape.k, pool: pool, seed: UInt64(100 + index))
+            BenchmarkRandom.fillBF16(source, count: shape.n * shape.k, pool: pool, seed: UInt64(100 + index))
             for format in formats {
                 let w = try WeightMatrix(rows: shape.n, cols: shape.k, format: format, bf16: source, pool: pool)
                 for (op, ms) in shape.ops where ops.contains(op) {
@@ -196,33 +196,5 @@ public struct KernelBenchmark {
         var bytes = [UInt8](repeating: 0, count: 4096)
         let count = fread(&bytes, 1, bytes.count - 1, file)
         return String(decoding: bytes[0..<count], as: UTF8.self)
-    }
-
-    /// Uniform floats in [-scale, scale), filled in parallel from a per-chunk xorshift generator.
-    private func fillRandom(_ p: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool, seed: UInt64, scale: Float) {
-        let chunk = 1 << 20
-        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
-            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
-            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                p[i] = (Float(state >> 40) * 0x1p-24 * 2 - 1) * scale
-            }
-        }
-    }
-
-    /// Random bf16 weights (uniform in ±0.05, like a trained layer's range), filled in parallel.
-    private func fillRandomBF16(_ p: UnsafeMutablePointer<UInt16>, count: Int, pool: ThreadPool, seed: UInt64) {
-        let chunk = 1 << 20
-        pool.run(tasks: (count + chunk - 1) / chunk) { task, _ in
-            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(task) &* 0xBF58_476D_1CE4_E5B9 | 1
-            for i in (task * chunk)..<min(count, (task + 1) * chunk) {
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                p[i] = ck_f32_to_bf16((Float(state >> 40) * 0x1p-24 * 2 - 1) * 0.05)
-            }
-        }
     }
 }
