@@ -68,16 +68,21 @@ static void ck_store_row_chunk(float *y, const float *values, int64_t count, int
     }
 }
 
+static const void *ck_q8act_x(ck_matmul_job *job, int thread);
+
+// M = 1: the level's GEMV, or the VNNI int8-activation GEMV when the job chose it (X quantized once per thread).
 static void ck_gemv_task(void *raw, int task, int thread) {
-    (void)thread;
     ck_matmul_job *job = raw;
+    const void *xq = NULL;
+    if (job->q8act_kind == CK_Q8ACT_VNNI && !(xq = ck_q8act_x(job, thread))) return;
     int64_t n = job->w->rows;
     int64_t row0 = (int64_t)task * job->rows_per_task;
     int64_t row1 = row0 + job->rows_per_task < n ? row0 + job->rows_per_task : n;
     float out[CK_GEMV_CHUNK];
     for (int64_t row = row0; row < row1; row += CK_GEMV_CHUNK) {
         int64_t count = row1 - row < CK_GEMV_CHUNK ? row1 - row : CK_GEMV_CHUNK;
-        job->kernels->gemv(job->w, job->x, row, count, out);
+        if (xq) ck_q8act_gemv_avx512(job->w, &job->q8act, xq, row, count, out);
+        else job->kernels->gemv(job->w, job->x, row, count, out);
         ck_store_row_chunk(job->y + row, out, count, job->accumulate);
     }
 }
@@ -168,21 +173,6 @@ static const void *ck_q8act_x(ck_matmul_job *job, int thread) {
         *packed_call = job->call_id;
     }
     return scratch + 64;
-}
-
-static void ck_q8act_gemv_task(void *raw, int task, int thread) {
-    ck_matmul_job *job = raw;
-    const void *xq = ck_q8act_x(job, thread);
-    if (!xq) return;
-    int64_t n = job->w->rows;
-    int64_t row0 = (int64_t)task * job->rows_per_task;
-    int64_t row1 = row0 + job->rows_per_task < n ? row0 + job->rows_per_task : n;
-    float out[CK_GEMV_CHUNK];
-    for (int64_t row = row0; row < row1; row += CK_GEMV_CHUNK) {
-        int64_t count = row1 - row < CK_GEMV_CHUNK ? row1 - row : CK_GEMV_CHUNK;
-        ck_q8act_gemv_avx512(job->w, &job->q8act, xq, row, count, out);
-        ck_store_row_chunk(job->y + row, out, count, job->accumulate);
-    }
 }
 
 static void ck_q8act_skinny_task(void *raw, int task, int thread) {
@@ -318,10 +308,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
         job.q8act = ck_q8act_layout_for(w->format, m, w->cols);
         job.call_id = atomic_fetch_add(&g_call_id, 1) + 1;
     }
-    if (q8act == CK_Q8ACT_VNNI && m == 1) {
-        fn = ck_q8act_gemv_task;
-        job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_GEMV_ROWS, 0);
-    } else if (q8act) {
+    if (q8act && !(q8act == CK_Q8ACT_VNNI && m == 1)) {
         fn = ck_q8act_skinny_task;
         job.rows_per_task = ck_rows_per_task(n, threads, 4, CK_SKINNY_ROWS, 0);
     } else if (m == 1) {
