@@ -79,12 +79,25 @@ CK_AVX512 static void ck_decode_avx512(const ck_weights *w, int64_t row0, int64_
 
 // ---- GEMV (M = 1): R rows at once, one accumulator each, so R interleaved weight streams ---------------
 //
-// Each row stream is also prefetched CK_GEMV_PREFETCH bytes ahead, once per 64 bytes read: in A/B runs on a
+// bf16: each row stream is also prefetched CK_GEMV_PREFETCH bytes ahead, once per 64 bytes read: in A/B runs on a
 // loaded 2-core Sapphire Rapids VM (K = 4096, N = 14336, 2 threads, weights cycled through 1 GiB) that was 0-15%
 // faster for bf16 and q8_0 (most under contention from other jobs) and never clearly slower. Results unchanged.
+// (q8_0 and q4_0 now prefetch the next group instead: below.)
 #ifndef CK_GEMV_PREFETCH
 #define CK_GEMV_PREFETCH 512
 #endif
+
+// q8_0 / q4_0: a quantized row is short (2-4 KiB at K = 4096), so every group of CK_GEMV_ROWS rows starts 8 new
+// streams that the hardware prefetchers must first detect, and while the core is busy converting weights the
+// streams were seen to add their latency to the compute instead of hiding under it (time from memory ~ time with
+// the weights in L2 + time at full read bandwidth). Each 64 bytes read therefore prefetch, into L2, the same bytes
+// of the row CK_GEMV_ROWS further on (the next group's row): the next group is in flight while this one is
+// computed. Measured against 512 bytes ahead into L1 (2 threads, the decode shapes of bench kernels, weights cycled
+// through 1 GiB, a C harness timing ck_matmul as bench kernels does, A/B in one session of a loaded VM): q8_0
+// 0.63-0.76 -> 0.77-0.86 of read bandwidth, q4_0 0.32-0.52 -> 0.55-0.66; both hints together were not better
+// than L2 alone (one noisy run).
+#define CK_GEMV_PREFETCH_NEXT_GROUP(q, row_bytes) \
+    _mm_prefetch((const char *)(q) + CK_GEMV_ROWS * (row_bytes), _MM_HINT_T1)
 
 CK_AVX512 CK_INLINE void ck_gemv_f32_rows(const float *w, int64_t k, const float *x, int R, float *out) {
     __m512 acc[CK_GEMV_ROWS];
@@ -143,7 +156,7 @@ CK_AVX512 CK_INLINE void ck_gemv_q8_rows(const int8_t *w, const uint16_t *s, int
             __m512 x0 = _mm512_loadu_ps(x + off), x1 = _mm512_loadu_ps(x + off + 16);
             for (int r = 0; r < R; r++) {
                 const int8_t *q = w + r * k + off;
-                if ((bb & 1) == 0) _mm_prefetch((const char *)q + CK_GEMV_PREFETCH, _MM_HINT_T0);
+                if ((bb & 1) == 0) CK_GEMV_PREFETCH_NEXT_GROUP(q, k);
                 __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
                 __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
                 __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
@@ -175,7 +188,7 @@ CK_AVX512 CK_INLINE void ck_gemv_q4_rows(const uint8_t *w, const uint16_t *s, in
             for (int r = 0; r < R; r++) {
                 const uint8_t *q = w + r * (k / 2) + off / 2;
                 __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
-                if ((bb & 3) == 0) _mm_prefetch((const char *)q + CK_GEMV_PREFETCH, _MM_HINT_T0);
+                if ((bb & 3) == 0) CK_GEMV_PREFETCH_NEXT_GROUP(q, k / 2);
                 __m512 lo = _mm512_permutexvar_ps(v, table);
                 __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
                 __m512 t = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));

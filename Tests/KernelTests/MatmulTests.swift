@@ -94,6 +94,26 @@ struct MatmulTests {
         }
     }
 
+    @Test("M = 1 (GEMV), quantized: awkward K (blocks not a multiple of 4 or 16) and N, every level, accumulate",
+          arguments: [WeightFormat.q8_0, .q4_0])
+    func quantizedGEMV(format: WeightFormat) throws {
+        let pool = try ThreadPool(threads: 3)
+        var seed: UInt64 = 11_000 + (format == .q4_0 ? 500 : 0)
+        // 1, 3, 4, 7, 15 and 129 blocks: partial and whole groups of 4 blocks and of 16 scales, one row's last group.
+        for k in [32, 96, 128, 224, 480, 4128] {
+            for n in [1, 9, 63, 131] {
+                seed += 1
+                let c = try Case(format: format, m: 1, n: n, k: k, seed: seed)
+                for level in matmulTestLevels {
+                    for accumulate in [false, true] {
+                        let ratio = c.worstRatio(pool: pool, path: MatmulPath(level: level), accumulate: accumulate)
+                        #expect(ratio <= 1, "\(format) N=\(n) K=\(k) \(level.name) accumulate=\(accumulate): error/bound \(ratio)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("long rows cross scale groups and panel edges", arguments: WeightFormat.allCases)
     func longRows(format: WeightFormat) throws {
         let k = format.isQuantized ? 2080 : 2100  // > 2048 (GEMM panel), > 512 (small-M panel), 65 blocks
