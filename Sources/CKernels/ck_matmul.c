@@ -54,6 +54,7 @@ typedef struct {
     int64_t skinny_chunk;  // skinny path: columns per chunk of packed X
     uint64_t call_id;      // skinny and int8-activation paths: this call's number (each thread packs X once)
     int q8act_kind;        // int8-activation path: CK_Q8ACT_VNNI or CK_Q8ACT_AVX2
+    int gemv_q4x;          // M = 1, q4_0 at CK_LEVEL_AVX512 and up: the arranged-X GEMV (ck_gemv_q4x_avx512)
     ck_q8act_layout q8act; // int8-activation path (VNNI): the layout of the quantized X
     ck_pool *pool;
     ck_sgemm_nt_fn sgemm;
@@ -70,11 +71,31 @@ static void ck_store_row_chunk(float *y, const float *values, int64_t count, int
 
 static const void *ck_q8act_x(ck_matmul_job *job, int thread);
 
-// M = 1: the level's GEMV, or the VNNI int8-activation GEMV when the job chose it (X quantized once per thread).
+// X arranged for ck_gemv_q4x_avx512 in thread `thread`'s scratch, once per call (behind a 64-byte header holding
+// the call's number, as ck_q8act_x). NULL when out of memory.
+static const float *ck_gemv_q4x_x(ck_matmul_job *job, int thread) {
+    int64_t floats = ck_gemv_q4x_floats(job->w->cols);
+    uint8_t *scratch = ck_pool_scratch(job->pool, thread, 64 + (size_t)floats * sizeof(float));
+    if (!scratch) {
+        atomic_store(&job->out_of_memory, 1);
+        return NULL;
+    }
+    uint64_t *packed_call = (uint64_t *)scratch;
+    if (*packed_call != job->call_id) {
+        ck_gemv_q4x_prepare_avx512(job->x, job->w->cols, (float *)(scratch + 64));
+        *packed_call = job->call_id;
+    }
+    return (const float *)(scratch + 64);
+}
+
+// M = 1: the level's GEMV, the VNNI int8-activation GEMV when the job chose it (X quantized once per thread), or
+// the arranged-X q4_0 GEMV (X arranged once per thread).
 static void ck_gemv_task(void *raw, int task, int thread) {
     ck_matmul_job *job = raw;
     const void *xq = NULL;
+    const float *xa = NULL;
     if (job->q8act_kind == CK_Q8ACT_VNNI && !(xq = ck_q8act_x(job, thread))) return;
+    if (job->gemv_q4x && !(xa = ck_gemv_q4x_x(job, thread))) return;
     int64_t n = job->w->rows;
     int64_t row0 = (int64_t)task * job->rows_per_task;
     int64_t row1 = row0 + job->rows_per_task < n ? row0 + job->rows_per_task : n;
@@ -82,6 +103,7 @@ static void ck_gemv_task(void *raw, int task, int thread) {
     for (int64_t row = row0; row < row1; row += CK_GEMV_CHUNK) {
         int64_t count = row1 - row < CK_GEMV_CHUNK ? row1 - row : CK_GEMV_CHUNK;
         if (xq) ck_q8act_gemv_avx512(job->w, &job->q8act, xq, row, count, out);
+        else if (xa) ck_gemv_q4x_avx512(job->w, xa, row, count, out);
         else job->kernels->gemv(job->w, job->x, row, count, out);
         ck_store_row_chunk(job->y + row, out, count, job->accumulate);
     }
@@ -304,6 +326,7 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
     ck_task_fn fn;
     int q8act = !gemm && (m == 1 || m <= skinny_max_rows) ? ck_q8act_kind_for(path, level, w, m) : 0;
     job.q8act_kind = q8act;
+    job.gemv_q4x = 0;
     if (q8act) {
         job.q8act = ck_q8act_layout_for(w->format, m, w->cols);
         job.call_id = atomic_fetch_add(&g_call_id, 1) + 1;
@@ -313,6 +336,9 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
         job.rows_per_task = ck_rows_per_task(n, threads, 4, CK_SKINNY_ROWS, 0);
     } else if (m == 1) {
         fn = ck_gemv_task;
+        job.gemv_q4x = !q8act && w->format == CK_FORMAT_Q4_0 && level >= CK_LEVEL_AVX512 &&
+                       job.kernels == ck_matmul_kernels_avx512();
+        if (job.gemv_q4x) job.call_id = atomic_fetch_add(&g_call_id, 1) + 1;
         job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_GEMV_ROWS, 0);
     } else if (!gemm && m <= skinny_max_rows && job.kernels->skinny) {
         job.skinny_chunk = ck_skinny_chunk_cols(m);

@@ -57,6 +57,13 @@ typedef struct {
                    float *y, int64_t ldy, int accumulate);
 } ck_matmul_kernels;
 
+/// M = 1 with q4_0 weights at CK_LEVEL_AVX512 and up (ck_matmul_avx512.c): X is arranged once per call into
+/// ck_gemv_q4x_floats(k) floats (64-byte aligned) by ck_gemv_q4x_prepare_avx512, then
+/// out[r] = dot(x, W[row0 + r]) for r < nrows.
+int64_t ck_gemv_q4x_floats(int64_t k);
+void ck_gemv_q4x_prepare_avx512(const float *x, int64_t k, float *xa);
+void ck_gemv_q4x_avx512(const ck_weights *w, const float *xa, int64_t row0, int64_t nrows, float *out);
+
 /// The skinny kernels (one file per level).
 void ck_skinny_avx512(const ck_weights *w, const float *xpack, int64_t m, int64_t kc, int64_t row0,
                       int64_t nrows, float *y, int64_t ldy, int accumulate);
