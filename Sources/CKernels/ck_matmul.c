@@ -12,7 +12,9 @@
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
 //                    thread, then the installed sgemm (one thread each) on it (compute-bound). bf16 weights
 //                    at CK_LEVEL_AMX take ck_gemm_bf16 instead from bf16_gemm_min_rows (ck_gemm_amx.c): X
-//                    packed to bf16 tiles, one term or three, times W in tiles.
+//                    packed to bf16 tiles, one term or three, times W in tiles. Other bf16, q8_0 and q4_0
+//                    weights at CK_LEVEL_AVX512 and up take ck_gemm_f32 (ck_gemm_f32_avx512.c): X packed once,
+//                    W decoded straight into packed f32 micro-panels, an AVX-512 FMA micro-kernel.
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
@@ -286,6 +288,13 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
     if (w->format == CK_FORMAT_BF16 && m >= bf16_gemm_min_rows && m > 1 &&
         ck_gemm_bf16_available(level, path->precision)) {
         return ck_gemm_bf16(pool, x, m, w, y, accumulate, level, path->precision);
+    }
+
+    // bf16 (without AMX), q8_0 and q4_0 weights at large M: our f32 GEMM, which decodes W while packing it for its
+    // AVX-512 micro-kernel (ck_gemm_f32_avx512.c). f32 weights (nothing to decode) and levels below AVX-512 keep
+    // decode + sgemm below.
+    if (m > 1 && m >= gemm_min_rows && w->format != CK_FORMAT_F32 && ck_gemm_f32_available(level)) {
+        return ck_gemm_f32(pool, x, m, w, y, accumulate);
     }
 
     ck_matmul_job job;
