@@ -102,7 +102,9 @@ CK_F32_TARGET static void ck_f32_pack_x_task(void *raw, int task, int thread) {
                 v[r] = r < rows ? _mm512_maskz_loadu_ps(mask, job->x + (i0 + r) * k + k0 + c) : _mm512_setzero_ps();
             }
             ck_f32_transpose16(v);
-            for (int64_t kk = 0; kk < count; kk++) _mm512_mask_storeu_ps(dst + (c + kk) * CK_F32_MR, panel_lanes, v[kk]);
+            for (int64_t kk = 0; kk < count; kk++) {
+                _mm512_mask_storeu_ps(dst + (c + kk) * CK_F32_MR, panel_lanes, v[kk]);
+            }
         }
     }
 }
