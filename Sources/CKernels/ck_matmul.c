@@ -12,7 +12,9 @@
 //   M >= gemm        large M: decode up to CK_GEMM_PANEL_ROWS x CK_GEMM_PANEL_COLS of W to an f32 panel per
 //                    thread, then the installed sgemm (one thread each) on it (compute-bound). bf16 weights
 //                    at CK_LEVEL_AMX take ck_gemm_bf16 instead from bf16_gemm_min_rows (ck_gemm_amx.c): X
-//                    packed to bf16 tiles, one term or three, times W in tiles.
+//                    packed to bf16 tiles, one term or three, times W in tiles. Other bf16, q8_0 and q4_0
+//                    weights at CK_LEVEL_AVX512 and up take ck_gemm_f32 (ck_gemm_f32_avx512.c): X packed once,
+//                    W decoded straight into packed f32 micro-panels, an AVX-512 FMA micro-kernel.
 #include "ck_matmul.h"
 
 #include <stdatomic.h>
@@ -23,9 +25,14 @@
 
 /// Rows of W per small-M panel.
 #define CK_PANEL_ROWS 16
-/// Rows and columns of W per large-M panel (2 MiB of floats: fits a server core's L2).
-#define CK_GEMM_PANEL_ROWS 256
-#define CK_GEMM_PANEL_COLS 2048
+/// Rows and columns of W per large-M panel (2 MiB of floats: fits a server core's L2). Each sgemm call re-packs
+/// the X columns it is given, so more rows per call means less of that: 512 x 1024 was 3-7% faster than
+/// 256 x 2048 in paired runs (bf16 and q4_0, M = 512-2048, 2 threads, AVX-512 VM); 1024 x 512 was no faster.
+#define CK_GEMM_PANEL_ROWS 512
+#define CK_GEMM_PANEL_COLS 1024
+/// Most rows of f32 W per sgemm call (no panel to bound it): 256 re-packed all of X for every 256 rows; up to
+/// 2048 was 10-20% faster in paired runs (M = 512-2048, N = 3072-14336, 2 threads, AVX-512 VM).
+#define CK_GEMM_F32_TASK_ROWS 2048
 /// Which int8-activation kernels a call runs on.
 #define CK_Q8ACT_VNNI 2
 #define CK_Q8ACT_AVX2 1
@@ -310,6 +317,13 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
         return ck_gemm_bf16(pool, x, m, w, y, accumulate, level, path->precision);
     }
 
+    // bf16 (without AMX), q8_0 and q4_0 weights at large M: our f32 GEMM, which decodes W while packing it for its
+    // AVX-512 micro-kernel (ck_gemm_f32_avx512.c). f32 weights (nothing to decode) and levels below AVX-512 keep
+    // decode + sgemm below.
+    if (m > 1 && m >= gemm_min_rows && w->format != CK_FORMAT_F32 && ck_gemm_f32_available(level)) {
+        return ck_gemm_f32(pool, x, m, w, y, accumulate);
+    }
+
     ck_matmul_job job;
     job.kernels = ck_kernels_for(level);
     job.w = w;
@@ -350,7 +364,14 @@ ck_matmul_status ck_matmul_on_path(ck_pool *pool, const float *x, int64_t m, con
         job.rows_per_task = ck_rows_per_task(n, threads, 8, CK_PANEL_ROWS, 0);
     } else {
         fn = ck_gemm_task;
-        job.rows_per_task = ck_rows_per_task(n, threads, 1, 16, CK_GEMM_PANEL_ROWS);
+        if (w->format == CK_FORMAT_F32) {
+            // As few calls as CK_GEMM_F32_TASK_ROWS allows, in a multiple of the thread count (balanced).
+            int64_t most = (int64_t)threads * CK_GEMM_F32_TASK_ROWS;
+            int64_t per_thread = (n + most - 1) / most;
+            job.rows_per_task = ck_rows_per_task(n, threads, per_thread, 16, 0);
+        } else {
+            job.rows_per_task = ck_rows_per_task(n, threads, 1, 16, CK_GEMM_PANEL_ROWS);
+        }
     }
     int ntasks = (int)((n + job.rows_per_task - 1) / job.rows_per_task);
     ck_pool_run(pool, fn, &job, ntasks);

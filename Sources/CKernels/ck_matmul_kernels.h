@@ -180,6 +180,17 @@ int ck_gemm_bf16_available(ck_level level, ck_precision precision);
 ck_matmul_status ck_gemm_bf16(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
                               int accumulate, ck_level level, ck_precision precision);
 
+// ---- f32 GEMM for large M (ck_gemm_f32_avx512.c) ---------------------------------------------------------
+
+/// Whether ck_gemm_f32 runs at this (already clamped) level: AVX-512 and up.
+int ck_gemm_f32_available(ck_level level);
+
+/// The large-M path of ck_matmul where AMX does not take it: packs X once per call (passes of at most 2048 rows)
+/// into the pool's shared buffer, then each task decodes its rows of W straight into packed f32 micro-panels and
+/// runs an AVX-512 FMA micro-kernel on them. Exact in both precisions (f32 products, f32 sums).
+ck_matmul_status ck_gemm_f32(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y,
+                             int accumulate);
+
 const ck_matmul_kernels *ck_matmul_kernels_scalar(void);
 /// NULL when the target is not x86-64.
 const ck_matmul_kernels *ck_matmul_kernels_avx2(void);

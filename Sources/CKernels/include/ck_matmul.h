@@ -36,8 +36,8 @@ typedef enum {
 /// float[m * w->rows], both row-major and dense. Uses the code path of ck_active_level() and the precision of
 /// ck_active_precision(). bf16 weights at M >= the GEMM threshold run our own bf16 GEMM at CK_LEVEL_AMX (AMX
 /// tiles; X as three bf16 terms in exact precision, one in fast); every other case above CK_LEVEL_AVX512 runs
-/// the AVX-512 kernels and, for large M, decode + sgemm (AVX512-BF16's vdpbf16ps peaks no higher than f32 FMA
-/// on the CPUs measured). `pool` must not be NULL.
+/// the AVX-512 kernels and, for large M, our f32 GEMM with W decoded while it is packed (f32 weights: sgemm;
+/// AVX512-BF16's vdpbf16ps peaks no higher than f32 FMA on the CPUs measured). `pool` must not be NULL.
 ck_matmul_status ck_matmul(ck_pool *pool, const float *x, int64_t m, const ck_weights *w, float *y, int accumulate);
 
 /// ck_matmul with an explicit code path: `level` (clamped to the machine's maximum) and the smallest M that
