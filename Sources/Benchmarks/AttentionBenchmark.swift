@@ -22,6 +22,12 @@ public struct AttentionRecord: Sendable, Equatable {
     public var fraction: Double
     /// Median seconds of the layer's five Linears (wqkv, wo, w1, w3, w2) at M = queries, bf16 weights.
     public var linearSeconds: Double
+    /// Decode: median seconds for the bandwidth probe (8 interleaved streams per thread) to read the same K and V
+    /// bytes, timed alternately with the attention runs, so both see the same load on the machine (the read-
+    /// bandwidth ceiling is the best of its passes, at another moment). nil for prefill.
+    public var readSeconds: Double? = nil
+    /// readSeconds / seconds: attention's rate as a fraction of reading its bytes alone.
+    public var readFraction: Double? { readSeconds.map { $0 / seconds } }
     /// attention / (attention + Linears); norms, RoPE, SiLU and residual adds are not counted.
     public var share: Double { seconds / (seconds + linearSeconds) }
 
@@ -32,6 +38,8 @@ public struct AttentionRecord: Sendable, Equatable {
             + "\(fixed(seconds * 1000, 3)) ms, \(fixed(rate, 1)) \(unit) (\(fixed(fraction, 2)) of \(ceiling)); "
             + "layer Linears bf16 M=\(queries): \(fixed(linearSeconds * 1000, 3)) ms; "
             + "attention share of layer \(fixed(share * 100, 1))% (attention + Linears; norms, RoPE, SiLU excluded)"
+            + (readSeconds.map { "; same K/V bytes read alone, alternated: \(fixed($0 * 1000, 3)) ms, attention at "
+                + "\(fixed(readFraction!, 2)) of that rate" } ?? "")
     }
 
     public var json: String {
@@ -39,15 +47,18 @@ public struct AttentionRecord: Sendable, Equatable {
             + "\"heads\":\(heads),\"kv_heads\":\(kvHeads),\"head_dim\":\(headDim),\"threads\":\(threads),"
             + "\"ms\":\(fixed(seconds * 1000, 4)),\"rate\":\(fixed(rate, 3)),\"unit\":\(jsonQuoted(unit)),"
             + "\"fraction\":\(fixed(fraction, 4)),\"linear_ms\":\(fixed(linearSeconds * 1000, 4)),"
-            + "\"share\":\(fixed(share, 4))}"
+            + "\"share\":\(fixed(share, 4))"
+            + (readSeconds.map { ",\"read_ms\":\(fixed($0 * 1000, 4)),\"read_fraction\":\(fixed(readFraction!, 4))" } ?? "")
+            + "}"
     }
 }
 
 /// `internvl bench kernels --ops attention`: one InternLM2-7B layer (hidden 4096, 32 query heads, 8 KV heads,
-/// head_dim 128, FFN 14336) at prefill of 4096 tokens and at decode over 8192 cached tokens.
+/// head_dim 128, FFN 14336) at prefill of 4096 tokens and at decode over 1024, 4096, 8192 (the target)
+/// and 16384 cached tokens.
 struct AttentionBenchmark {
     static let hidden = 4096, heads = 32, kvHeads = 8, headDim = 128, ffn = 14336
-    static let prefillTokens = 4096, decodeKeys = 8192
+    static let prefillTokens = 4096, decodeLengths = [1024, 4096, 8192, 16384]
     /// Bytes of copies (KV caches, weights) decode cycles through, so every run reads DRAM, not the L3.
     static let decodeWorkingSetBytes = 640 << 20
 
@@ -63,7 +74,7 @@ struct AttentionBenchmark {
 
     func run(emit: (BenchmarkRecord) -> Void) throws {
         let prefill = measurePrefillAttention()
-        let decode = measureDecodeAttention()
+        let decodes = Self.decodeLengths.map { measureDecodeAttention(keys: $0) }
         let prefillLinears = try measureLinears(rows: Self.prefillTokens, emit: emit)
         let decodeLinears = try measureLinears(rows: 1, emit: emit)
         let pairs = Double(Self.prefillTokens) * Double(Self.prefillTokens + 1) / 2
@@ -73,12 +84,14 @@ struct AttentionBenchmark {
             phase: "prefill", queries: Self.prefillTokens, keys: Self.prefillTokens, heads: Self.heads,
             kvHeads: Self.kvHeads, headDim: Self.headDim, threads: pool.threadCount, seconds: prefill,
             rate: prefillRate, unit: "GFLOP/s", fraction: prefillRate / gemm, linearSeconds: prefillLinears)))
-        let bytes = Double(2 * Self.decodeKeys * Self.kvHeads * Self.headDim * 4)
-        let decodeRate = bytes / decode / 1e9
-        emit(.attention(AttentionRecord(
-            phase: "decode", queries: 1, keys: Self.decodeKeys, heads: Self.heads, kvHeads: Self.kvHeads,
-            headDim: Self.headDim, threads: pool.threadCount, seconds: decode, rate: decodeRate, unit: "GB/s",
-            fraction: decodeRate / bandwidth, linearSeconds: decodeLinears)))
+        for (keys, decode) in zip(Self.decodeLengths, decodes) {
+            let bytes = Double(2 * keys * Self.kvHeads * Self.headDim * 4)
+            let decodeRate = bytes / decode.attention / 1e9
+            emit(.attention(AttentionRecord(
+                phase: "decode", queries: 1, keys: keys, heads: Self.heads, kvHeads: Self.kvHeads,
+                headDim: Self.headDim, threads: pool.threadCount, seconds: decode.attention, rate: decodeRate,
+                unit: "GB/s", fraction: decodeRate / bandwidth, linearSeconds: decodeLinears, readSeconds: decode.read)))
+        }
     }
 
     /// Median seconds of causal attention over 4096 tokens, q read from packed qkv rows and k/v from a cache, as
@@ -107,10 +120,13 @@ struct AttentionBenchmark {
         }.median
     }
 
-    /// Median seconds of one decode step's attention over 8192 cached tokens, cycling through enough caches
-    /// (one per layer, as in the model) that each run reads them from DRAM.
-    private func measureDecodeAttention() -> Double {
-        let n = Self.decodeKeys, qkvWidth = (Self.heads + 2 * Self.kvHeads) * Self.headDim
+    /// Median seconds of one decode step's attention over `n` cached tokens, cycling through enough caches (one per
+    /// layer, as in the model) that each run reads them from DRAM; and the median seconds for the bandwidth probe
+    /// to read the same K and V bytes (each thread its share of K, then of V, as 8 interleaved streams), the two
+    /// runs alternated so both meet the same load. The probe reads the cache half the cycle away from the one
+    /// attention reads, so every cache is used again only after about the whole working set has been read.
+    private func measureDecodeAttention(keys n: Int) -> (attention: Double, read: Double) {
+        let qkvWidth = (Self.heads + 2 * Self.kvHeads) * Self.headDim
         let kvWidth = Self.kvHeads * Self.headDim, outWidth = Self.heads * Self.headDim
         let cacheFloats = n * kvWidth
         let copies = max(2, Self.decodeWorkingSetBytes / (2 * cacheFloats * 4) + 1)
@@ -134,14 +150,46 @@ struct AttentionBenchmark {
         let shape = AttentionShape(queries: 1, keys: n, heads: Self.heads, kvHeads: Self.kvHeads, headDim: Self.headDim,
                                    mask: .causal(queryOffset: n - 1), qStride: qkvWidth, kStride: kvWidth,
                                    vStride: kvWidth, outStride: outWidth)
-        var next = 0
-        let timer = BenchmarkTimer(minRuns: 20, maxRuns: 200, minTotalSeconds: 0.5)
-        return timer.measure {
-            let (k, v) = caches[next]
-            next = (next + 1) % copies
+        let threads = pool.threadCount
+        let shareBytes = cacheFloats * 4 / threads / 4096 * 4096
+        var checksums = [UInt64](repeating: 0, count: threads)
+        let clock = ContinuousClock()
+        func seconds(_ body: () -> Void) -> Double {
+            let elapsed = clock.measure(body)
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        func attend(_ c: Int) {
+            let (k, v) = caches[c]
             scheduler.jobs.append(AttentionJob(queries: qkv, keys: k, values: v, output: out, shape: shape))
             scheduler.run(pool: pool)
-        }.median
+        }
+        func read(_ c: Int) {
+            let k = UnsafeRawPointer(caches[c].0), v = UnsafeRawPointer(caches[c].1)
+            checksums.withUnsafeMutableBufferPointer { sums in
+                pool.run(tasks: threads) { task, _ in
+                    sums[task] ^= ck_bandwidth_read(k + task * shareBytes, shareBytes, 8)
+                    sums[task] ^= ck_bandwidth_read(v + task * shareBytes, shareBytes, 8)
+                }
+            }
+        }
+        // As BenchmarkTimer(minRuns: 20, maxRuns: 200, minTotalSeconds: 0.5) on the attention runs, after one
+        // untimed run of each.
+        attend(0)
+        read(copies / 2)
+        var attention: [Double] = [], reads: [Double] = []
+        var total = 0.0, next = 1
+        while attention.count < 200 && (attention.count < 20 || total < 0.5) {
+            let time = seconds { attend(next) }
+            attention.append(time)
+            total += time
+            reads.append(seconds { read((next + copies / 2) % copies) })
+            next = (next + 1) % copies
+        }
+        attention.sort()
+        reads.sort()
+        // The probe read whole pages per thread: scale to the cache's bytes (equal when they divide evenly).
+        let scale = Double(cacheFloats * 4) / Double(shareBytes * threads)
+        return (attention[attention.count / 2], reads[reads.count / 2] * scale)
     }
 
     /// Median seconds of the layer's five Linears at M = `rows` (bf16 weights, default path); emits each Linear's

@@ -194,6 +194,44 @@ extension OpsKernelTests {
             }
         }
 
+        @Test(arguments: [1, 33, 8191])
+        func decodeSplitByKeyRangesAtAwkwardLengthsMatchesDoubleReference(keys: Int) throws {
+            // The scheduler's own key ranges (whole tiles, the last part short or empty) for several part counts,
+            // including more parts than the cache has tiles.
+            let c = Case(queries: 1, keys: keys, heads: 8, kvHeads: 2, headDim: 40, mask: .causal(queryOffset: keys - 1),
+                         kvCapacityPad: 3)
+            let x = Self.inputs(c, seed: UInt64(400 + keys))
+            let ref = Self.reference(x)
+            try forEachOpsLevel { level in
+                for parts in [1, 2, 3, 8] {
+                    let ranges = (0..<parts).map { AttentionScheduler.keyRange(x.shape, part: $0, of: parts) }
+                    var out = [Float](repeating: .nan, count: c.queries * c.heads * c.headDim)
+                    try Self.runSplit(x, keyRanges: ranges, into: &out)
+                    let ratio = worstRatio(out, ref, atol: 2e-6, rtol: 1e-5)
+                    #expect(ratio <= 1, "keys \(keys) in \(parts) parts \(ranges) at \(levelName(level)): \(ratio)")
+                }
+            }
+        }
+
+        @Test func schedulerDecodeAtAwkwardLengthsMatchesDoubleReference() throws {
+            // InternLM2's decode shape (32/8 heads x 128) over caches split into 0, 2 ... 8 key parts, on 1-3 threads.
+            let cases = [1, 33, 257, 1000, 2049].map {
+                Case(queries: 1, keys: $0, heads: 32, kvHeads: 8, headDim: 128, mask: .causal(queryOffset: $0 - 1))
+            }
+            let inputs = cases.enumerated().map { Self.inputs($1, seed: UInt64(500 + $0)) }
+            let refs = inputs.map(Self.reference)
+            for threads in [1, 2, 3] {
+                let pool = try ThreadPool(threads: threads)
+                forEachOpsLevel { level in
+                    let outs = Self.runScheduled(inputs, pool: pool)
+                    for i in cases.indices {
+                        let ratio = worstRatio(outs[i], refs[i], atol: 2e-6, rtol: 1e-5)
+                        #expect(ratio <= 1, "\(cases[i]) scheduled on \(threads) threads at \(levelName(level)): \(ratio)")
+                    }
+                }
+            }
+        }
+
         /// Runs `jobs` (inputs with their outputs) through an ``AttentionScheduler`` on `pool`.
         static func runScheduled(_ inputs: [Inputs], pool: ThreadPool) -> [[Float]] {
             let scheduler = AttentionScheduler(headDim: inputs[0].shape.headDim)
