@@ -318,6 +318,11 @@ CK_AVX512 CK_INLINE void ck_gemv_rows(const ck_weights *w, const float *x, int64
         ck_gemv_q8_rows((const int8_t *)w->data + row * k, w->scales + row * (k / CK_QBLOCK), k, x, R, out);
         break;
     case CK_FORMAT_Q4_0:
+        // Not reached from ck_matmul, whose M = 1 branch takes ck_gemv_q4x_avx512 for q4_0 at every level that uses
+        // this table. That kernel needs X arranged once per call in a thread's scratch, which this table entry's
+        // signature (plain X, no pool) cannot provide without arranging X again per chunk of rows; changing the
+        // signature would change every level's table. So this stays as the table's complete q4_0 entry for direct
+        // callers of the table, and ck_matmul bypasses it (ck_gemv_task).
         ck_gemv_q4_rows((const uint8_t *)w->data + row * (k / 2), w->scales + row * (k / CK_QBLOCK), k, x, R, out);
         break;
     }
