@@ -218,9 +218,15 @@ extension OpsKernelTests {
             let cases = [1, 33, 257, 1000, 2049].map {
                 Case(queries: 1, keys: $0, heads: 32, kvHeads: 8, headDim: 128, mask: .causal(queryOffset: $0 - 1))
             }
-            let inputs = cases.enumerated().map { Self.inputs($1, seed: UInt64(500 + $0)) }
+            try Self.expectScheduledMatchesReference(cases, seed: 500, threads: [1, 2, 3])
+        }
+
+        /// Runs `cases` through the scheduler on each of `threads` pool sizes at every dispatch level and expects
+        /// every output within float rounding of the Double reference.
+        static func expectScheduledMatchesReference(_ cases: [Case], seed: UInt64, threads: [Int]) throws {
+            let inputs = cases.enumerated().map { Self.inputs($1, seed: seed + UInt64($0)) }
             let refs = inputs.map(Self.reference)
-            for threads in [1, 2, 3] {
+            for threads in threads {
                 let pool = try ThreadPool(threads: threads)
                 forEachOpsLevel { level in
                     let outs = Self.runScheduled(inputs, pool: pool)
@@ -266,18 +272,7 @@ extension OpsKernelTests {
                 Case(queries: 70, keys: 70, heads: 2, kvHeads: 2, headDim: 24, mask: .bidirectional),
                 Case(queries: 3, keys: 1500, heads: 4, kvHeads: 2, headDim: 40, mask: .causal(queryOffset: 1497)),
             ]
-            let inputs = cases.enumerated().map { Self.inputs($1, seed: UInt64(300 + $0)) }
-            let refs = inputs.map(Self.reference)
-            for threads in [1, 3] {
-                let pool = try ThreadPool(threads: threads)
-                forEachOpsLevel { level in
-                    let outs = Self.runScheduled(inputs, pool: pool)
-                    for i in cases.indices {
-                        let ratio = worstRatio(outs[i], refs[i], atol: 2e-6, rtol: 1e-5)
-                        #expect(ratio <= 1, "\(cases[i]) scheduled on \(threads) threads at \(levelName(level)): \(ratio)")
-                    }
-                }
-            }
+            try Self.expectScheduledMatchesReference(cases, seed: 300, threads: [1, 3])
         }
 
         @Test func causalChunksCoverEveryRowOnceWithEvenWork() {
