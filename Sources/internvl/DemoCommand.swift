@@ -45,14 +45,19 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The images are checked first, so a wrong folder costs nothing (no model is written).
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: images, isDirectory: &isFolder), isFolder.boolValue else {
+            throw InputError("--images \(images): no such folder (run from the repository root, or pass --images DIR)")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: images)
+            .filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+        guard !files.isEmpty else { throw InputError("\(images): no .png or .jpg images to caption") }
         let model = URL(fileURLWithPath: dir, isDirectory: true)
         if !FileManager.default.fileExists(atPath: model.appendingPathComponent("config.json").path) {
             print("making the tiny demo model in \(dir) ...")
             try RandomCheckpoint(preset: .tiny).write(to: model)
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: images)
-            .filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-        guard !files.isEmpty else { throw InputError("\(images): no .png or .jpg images to caption") }
         let paths = files.map { (images as NSString).appendingPathComponent($0) }
         if inProcess {
             try captionInProcess(paths, model: model)

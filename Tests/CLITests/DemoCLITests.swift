@@ -33,6 +33,16 @@ import TestSupport
         return directory
     }
 
+    @Test func aMissingImagesFolderIsNamedAndNoModelIsWritten() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-missing-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("tiny"), images = scratch.appendingPathComponent("no-images")
+        let result = try CLIRunner.run(["demo", "--dir", model.path, "--images", images.path], timeout: 60)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("--images \(images.path): no such folder"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model.path))
+    }
+
     @Test func clusterCaptionsEqualInProcessCaptionsAndABadImageFailsAlone() throws {
         let images = try imagesWithOneBad()
         let model = FileManager.default.temporaryDirectory.appendingPathComponent("demo-model-\(UUID().uuidString)/tiny")
