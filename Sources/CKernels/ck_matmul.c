@@ -76,23 +76,30 @@ static void ck_store_row_chunk(float *y, const float *values, int64_t count, int
     }
 }
 
-static const void *ck_q8act_x(ck_matmul_job *job, int thread);
-
-// X arranged for ck_gemv_q4x_avx512 in thread `thread`'s scratch, once per call (behind a 64-byte header holding
-// the call's number, as ck_q8act_x). NULL when out of memory.
-static const float *ck_gemv_q4x_x(ck_matmul_job *job, int thread) {
-    int64_t floats = ck_gemv_q4x_floats(job->w->cols);
-    uint8_t *scratch = ck_pool_scratch(job->pool, thread, 64 + (size_t)floats * sizeof(float));
+// Thread `thread`'s scratch with room for `bytes` of X in a kernel's own form, behind a 64-byte header holding the
+// number of the call that last filled it: each thread fills its own copy once per call (the first of its tasks),
+// the pool's threads never share a buffer, and concurrent callers stay serialised. Sets *fill when this call has
+// not filled it yet (the caller fills it now). NULL when out of memory (the job is flagged).
+static uint8_t *ck_thread_x(ck_matmul_job *job, int thread, size_t bytes, int *fill) {
+    uint8_t *scratch = ck_pool_scratch(job->pool, thread, 64 + bytes);
     if (!scratch) {
         atomic_store(&job->out_of_memory, 1);
         return NULL;
     }
-    uint64_t *packed_call = (uint64_t *)scratch;
-    if (*packed_call != job->call_id) {
-        ck_gemv_q4x_prepare_avx512(job->x, job->w->cols, (float *)(scratch + 64));
-        *packed_call = job->call_id;
-    }
-    return (const float *)(scratch + 64);
+    uint64_t *filled_call = (uint64_t *)scratch;
+    *fill = *filled_call != job->call_id;
+    *filled_call = job->call_id;
+    return scratch + 64;
+}
+
+static const void *ck_q8act_x(ck_matmul_job *job, int thread);
+
+// X arranged for ck_gemv_q4x_avx512, once per call per thread (ck_thread_x). NULL when out of memory.
+static const float *ck_gemv_q4x_x(ck_matmul_job *job, int thread) {
+    int fill;
+    float *xa = (float *)ck_thread_x(job, thread, (size_t)ck_gemv_q4x_floats(job->w->cols) * sizeof(float), &fill);
+    if (xa && fill) ck_gemv_q4x_prepare_avx512(job->x, job->w->cols, xa);
+    return xa;
 }
 
 // M = 1: the level's GEMV, the VNNI int8-activation GEMV when the job chose it (X quantized once per thread), or
@@ -163,45 +170,31 @@ static void ck_skinny_pack(const float *x, int64_t m, int64_t k, int64_t kc, flo
     }
 }
 
-// Each thread packs X into its own scratch once per call (the first of its tasks), behind a 64-byte header
-// holding the call's number: the pool's threads never share a buffer, and concurrent callers stay serialised.
+// Each thread packs X into its own scratch once per call (ck_thread_x).
 static void ck_skinny_task(void *raw, int task, int thread) {
     ck_matmul_job *job = raw;
     int64_t n = job->w->rows, k = job->w->cols, kc = job->skinny_chunk;
-    size_t bytes = 64 + (size_t)ck_skinny_packed_floats(job->m, k, kc) * sizeof(float);
-    uint8_t *scratch = ck_pool_scratch(job->pool, thread, bytes);
-    if (!scratch) {
-        atomic_store(&job->out_of_memory, 1);
-        return;
-    }
-    uint64_t *packed_call = (uint64_t *)scratch;
-    float *xpack = (float *)(scratch + 64);
-    if (*packed_call != job->call_id) {
-        ck_skinny_pack(job->x, job->m, k, kc, xpack);
-        *packed_call = job->call_id;
-    }
+    int fill;
+    float *xpack = (float *)ck_thread_x(job, thread, (size_t)ck_skinny_packed_floats(job->m, k, kc) * sizeof(float),
+                                        &fill);
+    if (!xpack) return;
+    if (fill) ck_skinny_pack(job->x, job->m, k, kc, xpack);
     int64_t row0 = (int64_t)task * job->rows_per_task;
     int64_t count = row0 + job->rows_per_task < n ? job->rows_per_task : n - row0;
     job->kernels->skinny(job->w, xpack, job->m, kc, row0, count, job->y + row0, n, job->accumulate);
 }
 
-// The int8-activation form of X in thread `thread`'s scratch, quantized by that thread once per call (behind a
-// 64-byte header holding the call's number, as ck_skinny_task does). NULL when out of memory.
+// The int8-activation form of X, quantized once per call per thread (ck_thread_x). NULL when out of memory.
 static const void *ck_q8act_x(ck_matmul_job *job, int thread) {
     int vnni = job->q8act_kind == CK_Q8ACT_VNNI;
     int64_t bytes = vnni ? job->q8act.bytes : ck_q8act_avx2_bytes(job->m, job->w->cols);
-    uint8_t *scratch = ck_pool_scratch(job->pool, thread, 64 + (size_t)bytes);
-    if (!scratch) {
-        atomic_store(&job->out_of_memory, 1);
-        return NULL;
+    int fill;
+    uint8_t *xq = ck_thread_x(job, thread, (size_t)bytes, &fill);
+    if (xq && fill) {
+        if (vnni) ck_q8act_quantize_avx512(&job->q8act, job->x, xq);
+        else ck_q8act_quantize_avx2(job->x, job->m, job->w->cols, xq);
     }
-    uint64_t *packed_call = (uint64_t *)scratch;
-    if (*packed_call != job->call_id) {
-        if (vnni) ck_q8act_quantize_avx512(&job->q8act, job->x, scratch + 64);
-        else ck_q8act_quantize_avx2(job->x, job->m, job->w->cols, scratch + 64);
-        *packed_call = job->call_id;
-    }
-    return scratch + 64;
+    return xq;
 }
 
 static void ck_q8act_skinny_task(void *raw, int task, int thread) {
