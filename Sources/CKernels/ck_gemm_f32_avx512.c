@@ -36,6 +36,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "ck_decode_avx512.h"
+
 #define CK_F32_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 #define CK_INLINE static inline __attribute__((always_inline))
 
@@ -119,24 +121,19 @@ CK_F32_TARGET CK_INLINE __m512 ck_f32_decode16(const ck_weights *w, int format, 
                                                int64_t count) {
     int64_t k = w->cols;
     switch (format) {
-    case CK_FORMAT_BF16: {
-        __m256i bits = _mm256_maskz_loadu_epi16(ck_f32_mask(count), (const uint16_t *)w->data + row * k + col);
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
-    }
+    case CK_FORMAT_BF16:
+        return ck_bf16x16(_mm256_maskz_loadu_epi16(ck_f32_mask(count), (const uint16_t *)w->data + row * k + col));
     case CK_FORMAT_Q8_0: {
         int64_t index = row * k + col;
         __m512 d = _mm512_set1_ps(_cvtsh_ss(w->scales[index / CK_QBLOCK]));
-        __m128i q = _mm_loadu_si128((const __m128i *)((const int8_t *)w->data + index));
-        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+        return ck_q8_0x16((const int8_t *)w->data + index, d);
     }
     case CK_FORMAT_Q4_0: {
-        // A block's 16 bytes hold values 0..15 in the low nibbles and 16..31 in the high ones.
         int64_t index = row * k + col;
         int64_t block = index / CK_QBLOCK;
         __m512 d = _mm512_set1_ps(_cvtsh_ss(w->scales[block]));
         __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + block * 16)));
-        __m512i nibbles = (index & 16) ? _mm512_srli_epi32(bytes, 4) : _mm512_and_si512(bytes, _mm512_set1_epi32(15));
-        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(nibbles, _mm512_set1_epi32(8))));
+        return ck_q4_0x16(bytes, (index & 16) != 0, d);
     }
     default:
         return _mm512_maskz_loadu_ps(ck_f32_mask(count), (const float *)w->data + row * k + col);

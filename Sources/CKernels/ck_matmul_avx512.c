@@ -5,15 +5,12 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "ck_decode_avx512.h"
+
 #define CK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 #define CK_INLINE static inline __attribute__((always_inline))
 
 CK_AVX512 CK_INLINE __mmask16 ck_tail_mask(int64_t count) { return (__mmask16)((1u << count) - 1u); }
-
-// bf16 bits (16 lanes) to floats.
-CK_AVX512 CK_INLINE __m512 ck_bf16x16(__m256i bits) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
-}
 
 // ---- decode -------------------------------------------------------------------------------------------
 
@@ -52,24 +49,19 @@ CK_AVX512 static void ck_decode_avx512(const ck_weights *w, int64_t row0, int64_
             for (int64_t b = 0; b < kb / CK_QBLOCK; b++) {
                 __m512 d = _mm512_set1_ps(_cvtsh_ss(s[b]));
                 const int8_t *qb = q + b * CK_QBLOCK;
-                __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qb)));
-                __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qb + 16))));
-                _mm512_storeu_ps(out + b * CK_QBLOCK, _mm512_mul_ps(d, lo));
-                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, _mm512_mul_ps(d, hi));
+                _mm512_storeu_ps(out + b * CK_QBLOCK, ck_q8_0x16(qb, d));
+                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, ck_q8_0x16(qb + 16, d));
             }
             break;
         }
         case CK_FORMAT_Q4_0: {
             const uint8_t *q = (const uint8_t *)w->data + (row * k + k0) / 2;
             const uint16_t *s = w->scales + (row * k + k0) / CK_QBLOCK;
-            const __m512i low4 = _mm512_set1_epi32(0x0f), eight = _mm512_set1_epi32(8);
             for (int64_t b = 0; b < kb / CK_QBLOCK; b++) {
                 __m512 d = _mm512_set1_ps(_cvtsh_ss(s[b]));
                 __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + b * 16)));
-                __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, low4), eight));
-                __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight));
-                _mm512_storeu_ps(out + b * CK_QBLOCK, _mm512_mul_ps(d, lo));
-                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, _mm512_mul_ps(d, hi));
+                _mm512_storeu_ps(out + b * CK_QBLOCK, ck_q4_0x16(v, 0, d));
+                _mm512_storeu_ps(out + b * CK_QBLOCK + 16, ck_q4_0x16(v, 1, d));
             }
             break;
         }
