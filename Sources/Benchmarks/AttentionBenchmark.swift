@@ -153,11 +153,6 @@ struct AttentionBenchmark {
         let threads = pool.threadCount
         let shareBytes = cacheFloats * 4 / threads / 4096 * 4096
         var checksums = [UInt64](repeating: 0, count: threads)
-        let clock = ContinuousClock()
-        func seconds(_ body: () -> Void) -> Double {
-            let elapsed = clock.measure(body)
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
         func attend(_ c: Int) {
             let (k, v) = caches[c]
             scheduler.jobs.append(AttentionJob(queries: qkv, keys: k, values: v, output: out, shape: shape))
@@ -172,24 +167,15 @@ struct AttentionBenchmark {
                 }
             }
         }
-        // As BenchmarkTimer(minRuns: 20, maxRuns: 200, minTotalSeconds: 0.5) on the attention runs, after one
-        // untimed run of each.
-        attend(0)
-        read(copies / 2)
-        var attention: [Double] = [], reads: [Double] = []
-        var total = 0.0, next = 1
-        while attention.count < 200 && (attention.count < 20 || total < 0.5) {
-            let time = seconds { attend(next) }
-            attention.append(time)
-            total += time
-            reads.append(seconds { read((next + copies / 2) % copies) })
+        var next = 0
+        let timer = BenchmarkTimer(minRuns: 20, maxRuns: 200, minTotalSeconds: 0.5)
+        let (attention, probe) = timer.measureAlternating({ attend(next) }, {
+            read((next + copies / 2) % copies)
             next = (next + 1) % copies
-        }
-        attention.sort()
-        reads.sort()
+        })
         // The probe read whole pages per thread: scale to the cache's bytes (equal when they divide evenly).
         let scale = Double(cacheFloats * 4) / Double(shareBytes * threads)
-        return (attention[attention.count / 2], reads[reads.count / 2] * scale)
+        return (attention, probe * scale)
     }
 
     /// Median seconds of the layer's five Linears at M = `rows` (bf16 weights, default path); emits each Linear's

@@ -7,17 +7,34 @@ struct BenchmarkTimer {
 
     /// Median and fastest seconds per run of `body`.
     func measure(_ body: () -> Void) -> (median: Double, best: Double) {
+        let (times, _) = runs(body, beside: {})
+        return (times[times.count / 2], times[0])
+    }
+
+    /// Median seconds per run of `body` (repeated as `measure` does) and of `other`, which runs once after each
+    /// run of `body` (its time not counted towards the limits), so both meet the same load on the machine.
+    func measureAlternating(_ body: () -> Void, _ other: () -> Void) -> (median: Double, otherMedian: Double) {
+        let (times, others) = runs(body, beside: other)
+        return (times[times.count / 2], others[others.count / 2])
+    }
+
+    /// Sorted seconds of the timed runs of `body` and of `other`, after one warm-up run of each.
+    private func runs(_ body: () -> Void, beside other: () -> Void) -> (body: [Double], other: [Double]) {
         body()
+        other()
         let clock = ContinuousClock()
-        var times: [Double] = []
+        func seconds(_ work: () -> Void) -> Double {
+            let elapsed = clock.measure(work)
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        var times: [Double] = [], others: [Double] = []
         var total = 0.0
         while times.count < maxRuns && (times.count < minRuns || total < minTotalSeconds) {
-            let elapsed = clock.measure(body)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            times.append(seconds)
-            total += seconds
+            let time = seconds(body)
+            times.append(time)
+            total += time
+            others.append(seconds(other))
         }
-        times.sort()
-        return (times[times.count / 2], times[0])
+        return (times.sorted(), others.sorted())
     }
 }
